@@ -1,0 +1,60 @@
+"""Session state: the one place that decides the device, and Keras-style layer names.
+
+Every tensor kerastyle creates goes to ``get_device()``: CUDA when available,
+unless ``set_device()`` or the ``KERASTYLE_DEVICE`` environment variable says
+otherwise. Layer and model names come from per-session counters, so the first
+``Dense`` is ``dense``, the next ``dense_1``, as in Keras.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+
+import torch
+
+_device: torch.device | None = None
+_name_counts: defaultdict[str, int] = defaultdict(int)
+
+
+def get_device() -> torch.device:
+    """The device models and data live on (decided once, then cached)."""
+    global _device
+    if _device is None:
+        requested = os.environ.get("KERASTYLE_DEVICE")
+        if requested:
+            _device = _parse_device(requested, "KERASTYLE_DEVICE")
+        else:
+            _device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return _device
+
+
+def set_device(device: str | torch.device) -> torch.device:
+    """Choose the device for models built from now on (``'cpu'``, ``'cuda'``, ``'cuda:1'``)."""
+    global _device
+    _device = _parse_device(device, "device")
+    return _device
+
+
+def _parse_device(device, arg: str) -> torch.device:
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(
+            f"Argument `{arg}` must name a torch device such as 'cpu' or 'cuda', got {device!r}."
+        ) from err
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"Argument `{arg}` is {device!r}, but CUDA is not available on this machine.")
+    return parsed
+
+
+def unique_name(prefix: str) -> str:
+    """``prefix`` the first time, then ``prefix_1``, ``prefix_2``, ... (Keras naming)."""
+    count = _name_counts[prefix]
+    _name_counts[prefix] += 1
+    return prefix if count == 0 else f"{prefix}_{count}"
+
+
+def clear_session() -> None:
+    """Reset the name counters, as ``keras.backend.clear_session()`` does."""
+    _name_counts.clear()

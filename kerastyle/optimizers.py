@@ -1,0 +1,245 @@
+"""Keras optimizers as ``torch.optim.Optimizer`` subclasses.
+
+They follow Keras's update rules and defaults, not torch's (see
+``docs/keras-vs-pytorch.md``):
+
+* Keras 2 spellings work: ``SGD(lr=0.01, decay=1e-6, momentum=0.9)``. ``decay``
+  is the legacy inverse-time decay ``lr_t = lr / (1 + decay * iterations)``,
+  where ``iterations`` counts the steps already applied.
+* SGD keeps Keras's velocity ``v = m*v - lr_t*g; w += v``. torch's buffer form
+  ``b = m*b + g; w -= lr*b`` is the same only while the rate is constant; with
+  ``decay`` (the lectures' setting) or a schedule the two differ, and Keras
+  scripts expect Keras's numbers.
+* Adam, RMSprop and Adagrad place epsilon where Keras does.
+
+An optimizer is created without parameters, as in Keras, and bound to a model's
+parameters by ``compile`` (``build``). After that it is a normal torch optimizer:
+``step()``, ``zero_grad()``, ``state_dict()`` all work.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+class Optimizer(torch.optim.Optimizer):
+    """Base: Keras hyper-parameters, the ``lr``/``decay`` aliases and deferred binding."""
+
+    def __init__(self, learning_rate, lr=None, decay=0.0, weight_decay=None, name=None, **hyper):
+        if lr is not None:
+            learning_rate = lr
+        _check_number("learning_rate", learning_rate, low=0.0)
+        _check_number("decay", decay, low=0.0)
+        if weight_decay is not None:
+            _check_number("weight_decay", weight_decay, low=0.0)
+        self.name = name or type(self).__name__
+        self._defaults = dict(lr=float(learning_rate), decay=float(decay),
+                              weight_decay=float(weight_decay or 0.0), iterations=0, **hyper)
+        self.built = False
+
+    def build(self, params):
+        """Bind to parameters (called by ``compile``); returns self."""
+        params = list(params)
+        if self.built:
+            bound = {id(p) for g in self.param_groups for p in g["params"]}
+            if bound == {id(p) for p in params}:
+                return self
+            raise ValueError(f"Optimizer {self.name!r} is already bound to another model's "
+                             f"parameters; create a new optimizer for each model.")
+        super().__init__(params, dict(self._defaults))
+        self.built = True
+        return self
+
+    # Keras-facing attributes ------------------------------------------------
+    @property
+    def learning_rate(self) -> float:
+        """The base learning rate (before ``decay``), as Keras's ``optimizer.learning_rate``."""
+        return self.param_groups[0]["lr"] if self.built else self._defaults["lr"]
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        _check_number("learning_rate", value, low=0.0)
+        if self.built:
+            for group in self.param_groups:
+                group["lr"] = float(value)
+        self._defaults["lr"] = float(value)
+
+    lr = learning_rate  # Keras 2 name
+
+    @property
+    def iterations(self) -> int:
+        return self.param_groups[0]["iterations"] if self.built else 0
+
+    def current_learning_rate(self, group=None) -> float:
+        """The rate the next step will use: ``lr / (1 + decay * iterations)``."""
+        group = group or (self.param_groups[0] if self.built else self._defaults)
+        return group["lr"] / (1.0 + group["decay"] * group["iterations"])
+
+    def get_config(self) -> dict:
+        config = {k: v for k, v in self._defaults.items() if k != "iterations"}
+        config["learning_rate"] = config.pop("lr")
+        config["name"] = self.name
+        if self.built:
+            config["learning_rate"] = self.learning_rate
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # the update -------------------------------------------------------------
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if params:
+                grads = [p.grad for p in params]
+                lr = self.current_learning_rate(group)
+                if group["weight_decay"]:
+                    torch._foreach_mul_(params, 1.0 - lr * group["weight_decay"])
+                self._update(group, params, grads, lr)
+            group["iterations"] += 1
+        return loss
+
+    def _update(self, group, params, grads, lr):
+        raise NotImplementedError
+
+    def _slots(self, params, name, init=0.0):
+        """Per-parameter state tensors called ``name``, created on first use."""
+        slots = []
+        for p in params:
+            state = self.state[p]
+            if name not in state:
+                state[name] = torch.full_like(p, init, memory_format=torch.preserve_format)
+            slots.append(state[name])
+        return slots
+
+    def __repr__(self):
+        return f"{self.name}({', '.join(f'{k}={v}' for k, v in self.get_config().items() if k != 'name')})"
+
+
+def _check_number(name, value, low=None, high=None):
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (low is None or value >= low) and (high is None or value <= high)
+    if not ok:
+        bounds = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"Argument `{name}` must be a finite number {bounds}, got {value!r}.")
+
+
+class SGD(Optimizer):
+    """Keras SGD: ``v = momentum*v - lr_t*g; w += v`` (Nesterov: ``w += momentum*v - lr_t*g``)."""
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
+        _check_number("momentum", momentum, 0.0, 1.0)
+        super().__init__(learning_rate, momentum=float(momentum), nesterov=bool(nesterov), **kwargs)
+
+    def _update(self, group, params, grads, lr):
+        momentum = group["momentum"]
+        if not momentum:
+            torch._foreach_add_(params, grads, alpha=-lr)
+            return
+        velocity = self._slots(params, "momentum")
+        torch._foreach_mul_(velocity, momentum)
+        torch._foreach_add_(velocity, grads, alpha=-lr)
+        if group["nesterov"]:
+            torch._foreach_add_(params, velocity, alpha=momentum)
+            torch._foreach_add_(params, grads, alpha=-lr)
+        else:
+            torch._foreach_add_(params, velocity)
+
+
+class Adam(Optimizer):
+    """Keras Adam: ``w -= lr*sqrt(1-b2^t)/(1-b1^t) * m / (sqrt(v) + eps)``."""
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs):
+        _check_number("beta_1", beta_1, 0.0, 1.0)
+        _check_number("beta_2", beta_2, 0.0, 1.0)
+        _check_number("epsilon", epsilon, low=0.0)
+        super().__init__(learning_rate, beta_1=float(beta_1), beta_2=float(beta_2),
+                         epsilon=float(epsilon), amsgrad=bool(amsgrad), **kwargs)
+
+    def _update(self, group, params, grads, lr):
+        b1, b2, t = group["beta_1"], group["beta_2"], group["iterations"] + 1
+        m, v = self._slots(params, "m"), self._slots(params, "v")
+        torch._foreach_lerp_(m, grads, 1.0 - b1)
+        torch._foreach_mul_(v, b2)
+        torch._foreach_addcmul_(v, grads, grads, value=1.0 - b2)
+        if group["amsgrad"]:
+            v_hat = self._slots(params, "v_hat")
+            torch._foreach_maximum_(v_hat, v)
+            v = v_hat
+        alpha = lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
+        denom = torch._foreach_sqrt(v)
+        torch._foreach_add_(denom, group["epsilon"])
+        torch._foreach_addcdiv_(params, m, denom, value=-alpha)
+
+
+class RMSprop(Optimizer):
+    """Keras RMSprop: ``v = rho*v + (1-rho)*g^2; w -= lr*g / sqrt(v + eps)`` (eps inside the root)."""
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs):
+        _check_number("rho", rho, 0.0, 1.0)
+        _check_number("momentum", momentum, 0.0, 1.0)
+        _check_number("epsilon", epsilon, low=0.0)
+        super().__init__(learning_rate, rho=float(rho), momentum=float(momentum),
+                         epsilon=float(epsilon), centered=bool(centered), **kwargs)
+
+    def _update(self, group, params, grads, lr):
+        rho = group["rho"]
+        v = self._slots(params, "velocity")
+        torch._foreach_mul_(v, rho)
+        torch._foreach_addcmul_(v, grads, grads, value=1.0 - rho)
+        if group["centered"]:
+            avg = self._slots(params, "average_gradient")
+            torch._foreach_lerp_(avg, grads, 1.0 - rho)
+            denom = torch._foreach_sub(v, torch._foreach_mul(avg, avg))
+        else:
+            denom = torch._foreach_add(v, 0.0)
+        torch._foreach_add_(denom, group["epsilon"])
+        torch._foreach_sqrt_(denom)
+        if group["momentum"]:
+            mom = self._slots(params, "momentum")
+            torch._foreach_mul_(mom, group["momentum"])
+            torch._foreach_addcdiv_(mom, grads, denom, value=lr)
+            torch._foreach_sub_(params, mom)
+        else:
+            torch._foreach_addcdiv_(params, grads, denom, value=-lr)
+
+
+class Adagrad(Optimizer):
+    """Keras Adagrad: ``a += g^2; w -= lr*g / sqrt(a + eps)``, accumulators start at 0.1."""
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
+        _check_number("initial_accumulator_value", initial_accumulator_value, low=0.0)
+        _check_number("epsilon", epsilon, low=0.0)
+        super().__init__(learning_rate, initial_accumulator_value=float(initial_accumulator_value),
+                         epsilon=float(epsilon), **kwargs)
+
+    def _update(self, group, params, grads, lr):
+        acc = self._slots(params, "accumulator", group["initial_accumulator_value"])
+        torch._foreach_addcmul_(acc, grads, grads)
+        denom = torch._foreach_add(acc, group["epsilon"])
+        torch._foreach_sqrt_(denom)
+        torch._foreach_addcdiv_(params, grads, denom, value=-lr)
+
+
+ALIASES = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad}
+
+
+def get(identifier):
+    """An optimizer from a name (fresh instance with Keras defaults) or an object."""
+    if isinstance(identifier, torch.optim.Optimizer) and not isinstance(identifier, Optimizer):
+        return identifier  # a plain torch optimizer the user built on model.to_torch().parameters()
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
+        return identifier()
+    if isinstance(identifier, str) and identifier.lower() in ALIASES:
+        return ALIASES[identifier.lower()]()
+    raise ValueError(f"Unknown optimizer {identifier!r}. Valid names: {', '.join(sorted(ALIASES))}.")
