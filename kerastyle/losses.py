@@ -91,6 +91,15 @@ class Loss:
     def call_from_logits(self, y_true, logits):
         raise NotImplementedError(f"{type(self).__name__} has no logits form.")
 
+    def gradient(self, y_true, out, logits=False, sample_weight=None):
+        """``(loss, dloss/dout)`` of ``reduce(per_sample(y_true, out, logits), sample_weight)``,
+        derived by hand (no autograd); used by the analytic engine.
+
+        ``out`` holds logits when ``logits`` is True. Losses without an analytic
+        form raise NotImplementedError, and ``fit(engine='auto')`` then uses autograd.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no analytic gradient.")
+
     def per_sample(self, y_true, y_pred, logits=False):
         """Per-sample losses ``(N,)``; ``logits=True`` when ``y_pred`` is pre-activation."""
         if logits or self.from_logits:
