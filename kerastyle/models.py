@@ -10,9 +10,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import backend, inputs, layers as layers_module, losses, metrics as metrics_module, optimizers
+from . import backend, inputs, losses, optimizers, trainer
+from . import layers as layers_module
+from . import metrics as metrics_module
 from . import summary as summary_module
-from . import trainer
 from .layers import InputLayer, Layer
 
 
