@@ -72,6 +72,25 @@ class SparseCategoricalAccuracy(Metric):
         return (y_pred.argmax(dim=-1) == y_true.reshape(-1).long()).float()
 
 
+class ShapeAccuracy(Metric):
+    """'accuracy' for a loss that does not say (mse, custom): Keras 2's shape rule per batch.
+    One output column -> binary; labels of lower rank or width 1 -> sparse; else categorical."""
+
+    needs_probabilities = False
+
+    def __init__(self, name="accuracy"):
+        super().__init__(name)
+
+    def per_sample(self, y_true, y_pred, logits=False):
+        if y_pred.shape[-1] == 1:
+            return self._binary.per_sample(y_true, y_pred, logits)
+        if y_true.dim() < y_pred.dim() or y_true.shape[-1] == 1:
+            return SparseCategoricalAccuracy.per_sample(self, y_true, y_pred, logits)
+        return CategoricalAccuracy.per_sample(self, y_true, y_pred, logits)
+
+    _binary = BinaryAccuracy()
+
+
 class MeanSquaredError(Metric):
     def __init__(self, name="mean_squared_error"):
         super().__init__(name)
@@ -122,6 +141,8 @@ def get(identifier, loss=None, output_units=None) -> Metric:
         if identifier in ("accuracy", "acc"):
             kind = getattr(loss, "kind", None)
             if kind not in _ACCURACY_BY_LOSS_KIND:
+                if output_units is None:  # model not built yet: decide from the shapes, as Keras 2 does
+                    return ShapeAccuracy(name=identifier)
                 kind = "binary" if output_units == 1 else "categorical"
             return _ACCURACY_BY_LOSS_KIND[kind](name=identifier)
         if identifier in _BY_NAME:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import backend, inputs, losses, optimizers, trainer
+from . import backend, inputs, losses, optimizers, saving, trainer
 from . import layers as layers_module
 from . import metrics as metrics_module
 from . import summary as summary_module
@@ -204,6 +204,32 @@ class Sequential:
         """Model outputs as a float32 numpy array."""
         return trainer.predict(self, x, batch_size, verbose)
 
+    # -- saving (kerastyle/saving.py, docs/saving.md) ----------------------------------
+    def get_config(self) -> dict:
+        """The architecture, Keras-shaped: ``{"name", "layers": [{"class_name", "config"}], "build_input_shape"}``."""
+        return saving.model_config(self)
+
+    @classmethod
+    def from_config(cls, config):
+        """A new model from ``get_config()``: layers rebuilt by class name, then built."""
+        return saving.model_from_config(cls, config)
+
+    def save(self, filepath, overwrite=True) -> None:
+        """Write architecture, compile settings, optimizer state and weights to one file, atomically."""
+        saving.save_model(self, filepath, overwrite)
+
+    def save_weights(self, filepath, overwrite=True) -> None:
+        """Write the weights only (Keras names and layout), atomically."""
+        saving.save_weights(self, filepath, overwrite)
+
+    def load_weights(self, filepath) -> None:
+        """Load weights saved by ``save_weights``/``save``, layer by layer in order; all or nothing."""
+        saving.load_weights(self, filepath)
+
+    def export_onnx(self, filepath) -> None:
+        """Write the inference graph as ONNX (needs the ``onnx`` and ``onnxscript`` packages)."""
+        saving.export_onnx(self, filepath)
+
     # -- checks used by the trainer -----------------------------------------------------
     def _require_compiled(self, what):
         if not self.compiled:
@@ -240,3 +266,8 @@ class Sequential:
 
 
 Model = Sequential
+
+
+def load_model(filepath, compile=True):
+    """A model saved by ``model.save``, compiled with its saved optimizer state unless ``compile=False``."""
+    return saving.load_model(filepath, compile)

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from . import inputs
-from .callbacks import CallbackList, History
+from .callbacks import BackupAndRestore, CallbackList, History, TerminateOnNaN
 from .progbar import Progbar
 
 ENGINES = ("auto", "autograd", "analytic")
@@ -25,6 +25,24 @@ ENGINES = ("auto", "autograd", "analytic")
 
 class NonFiniteLossError(FloatingPointError):
     """Raised when a training batch's loss is NaN or infinite (weights are left untouched)."""
+
+
+def _finite_snapshot(net, previous):
+    """A copy of ``net``'s weights if they are all finite, else ``previous`` (one sync per epoch)."""
+    copy = [p.detach().clone() for p in net.parameters()]
+    finite = bool(torch.stack([torch.isfinite(c).all() for c in copy]).all()) if copy else True
+    return copy if finite else previous
+
+
+def _restore_if_non_finite(net, snapshot) -> bool:
+    """Copy ``snapshot`` back into ``net`` if an update overflowed its weights; True if it did."""
+    params = list(net.parameters())
+    if snapshot is None or all(bool(torch.isfinite(p).all()) for p in params):
+        return False
+    with torch.no_grad():
+        for param, saved in zip(params, snapshot):
+            param.copy_(saved)
+    return True
 
 
 class OutputPlan:
@@ -75,6 +93,40 @@ class AutogradEngine:
         loss = self.loss.reduce(self.loss.per_sample(y, out, self.fused), sample_weight)
         loss.backward()
         return loss.detach(), out.detach()
+
+
+class _MetricSums:
+    """Epoch sums of the training metrics. The fit loop only copies each batch's output into a
+    chunk buffer (one op per batch); the metric ops run once per chunk of about 64K values, or
+    when logs are read (progress bar, batch callbacks, epoch end). Same sums, bounded memory."""
+
+    def __init__(self, updaters, n, batch_size, output_shape, dtype, device):
+        self.updaters = updaters
+        self.totals = [torch.zeros((), device=device) for _ in updaters]
+        self.rows = min(n, max(batch_size, (1 << 16) // max(math.prod(output_shape[1:]), 1)))
+        self.outputs = torch.empty((self.rows, *output_shape[1:]), dtype=dtype, device=device) if updaters else None
+        self.targets, self.start, self.filled = None, 0, 0
+
+    def new_epoch(self, targets):
+        """Start over for an epoch whose batches are consecutive slices of ``targets``."""
+        self.targets, self.start, self.filled = targets, 0, 0
+        for total in self.totals:
+            total.zero_()
+
+    def add(self, out):
+        if self.filled + out.shape[0] > self.rows:
+            self.flush()
+        self.outputs[self.filled:self.filled + out.shape[0]].copy_(out)
+        self.filled += out.shape[0]
+
+    def flush(self):
+        if self.filled:
+            y = self.targets[self.start:self.start + self.filled]
+            out = self.outputs[:self.filled]
+            for total, update in zip(self.totals, self.updaters):
+                total += update(y, out)
+            self.start += self.filled
+            self.filled = 0
 
 
 def make_engine(name, model, plan):
@@ -185,6 +237,7 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
     elif validation_split:
         (x, y, weights), (xv, yv, wv) = _split_validation(validation_split, x, y, weights)
         val = (xv, yv, wv)
+    model.loss.adapt(y)  # once per fit, training targets only (e.g. alpha='balanced')
 
     plan = OutputPlan(model)
     eng = make_engine(engine, model, plan)
@@ -198,23 +251,33 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
     model.history = history
     params = {"verbose": verbose, "epochs": epochs, "steps": steps, "batch_size": batch_size,
               "samples": n, "engine": eng.name}
-    cbs = CallbackList([history, *(callbacks or [])], model, params)
+    cbs = CallbackList(_ordered_callbacks(callbacks, history), model, params)
+    nan_stoppers = [cb for cb in cbs.callbacks if isinstance(cb, TerminateOnNaN)]
     model.stop_training = False
 
     # Shuffled copies are written into buffers allocated once; batches are slices of them.
     buffers = [torch.empty_like(t) if (shuffle and t is not None) else t for t in (x, y, weights)]
-    totals = [torch.zeros((), device=x.device) for _ in metric_updates]
+    dtype = next((p.dtype for p in plan.net.parameters()), x.dtype)
+    metric_sums = _MetricSums(metric_updates, n, batch_size, model.output_shape, dtype, x.device)
 
     def running_logs():
         logs = {"loss": loss_total / max(seen, 1)}
-        for name, total in zip(metric_names, totals):
+        metric_sums.flush()
+        for name, total in zip(metric_names, metric_sums.totals):
             logs[name] = float(total) / max(seen, 1)
         return logs
 
     cbs.call("on_train_begin", {})
+    resumed = model.__dict__.pop("_resume_epoch", None)  # set by BackupAndRestore.on_train_begin
+    if resumed is not None:
+        initial_epoch = resumed
     logs = {}
+    halted = False  # set when TerminateOnNaN stops an epoch part-way
+    snapshot = None
     for epoch in range(initial_epoch, epochs):
         plan.net.train()
+        # Restore point in case an update overflows the weights (used only if the loss turns non-finite).
+        snapshot = _finite_snapshot(plan.net, snapshot)
         cbs.call("on_epoch_begin", epoch, {})
         if verbose:
             print(f"Epoch {epoch + 1}/{epochs}")
@@ -226,8 +289,7 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
                     torch.index_select(src, 0, order, out=dst)
         xs, ys, ws = buffers
         loss_total, seen = 0.0, 0
-        for total in totals:
-            total.zero_()
+        metric_sums.new_epoch(ys)
 
         for step in range(steps):
             start = step * batch_size
@@ -239,19 +301,27 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
             loss, out = eng.forward_backward(xb, yb, wb)
             value = loss.item()
             if not math.isfinite(value):
+                if nan_stoppers:  # TerminateOnNaN: stop quietly; this epoch is not recorded
+                    _restore_if_non_finite(plan.net, snapshot)
+                    for cb in nan_stoppers:
+                        cb.on_nonfinite_loss(epoch, step, value)
+                    halted = True
+                    break
                 model.history = history
+                where = ("those of the last finite step" if not _restore_if_non_finite(plan.net, snapshot) else
+                         "restored to the last finite ones seen at an epoch start, since an update overflowed them")
                 raise NonFiniteLossError(
                     f"The loss became {value} at epoch {epoch + 1}, batch {step + 1} of {steps}; training "
-                    f"stopped before applying that update, so the weights are those of the last finite "
-                    f"step (history so far is in model.history). Usual causes: a learning rate too high "
+                    f"stopped before applying that update, so the weights are {where} "
+                    f"(history so far is in model.history). Usual causes: a learning rate too high "
                     f"(now {getattr(optimizer, 'learning_rate', '?')}), unscaled inputs, or a loss that "
                     f"does not match the output activation.")
             optimizer.step()
             size = xb.shape[0]
             loss_total += value * size
             seen += size
-            for total, update in zip(totals, metric_updates):
-                total += update(yb, out)
+            if metric_updates:
+                metric_sums.add(out)
             if cbs.batch_end:
                 batch_logs = running_logs()
                 for cb in cbs.batch_end:
@@ -259,6 +329,8 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
             bar.update(step + 1, running_logs)
             if model.stop_training:
                 break
+        if halted:
+            break
 
         logs = running_logs()
         if val is not None:
@@ -333,3 +405,11 @@ def predict(model, x, batch_size=None, verbose="auto"):
     net.train(was_training)
     bar.finish()
     return torch.cat(outputs).cpu().numpy()
+
+
+def _ordered_callbacks(callbacks, history):
+    """Keras's order: the user's callbacks, then History (so it records keys they add, such as
+    ``learning_rate``); BackupAndRestore goes last so its backup holds the complete epoch."""
+    callbacks = list(callbacks or [])
+    backups = [cb for cb in callbacks if isinstance(cb, BackupAndRestore)]
+    return [cb for cb in callbacks if not isinstance(cb, BackupAndRestore)] + [history] + backups

@@ -45,7 +45,13 @@ def compute_class_weight(y) -> dict[int, float]:
     scikit-learn's ``compute_class_weight('balanced')``; ``k`` counts the classes present.
     """
     labels = y.detach().cpu().numpy() if torch.is_tensor(y) else np.asarray(y)
+    if labels.ndim > 2:
+        raise ValueError(f"Argument `y` must hold integer labels (n,) or one-hot rows (n, k), "
+                         f"got shape {labels.shape}.")
     if labels.ndim == 2 and labels.shape[1] > 1:
+        if not (np.isin(labels, (0, 1)).all() and (labels.sum(axis=1) == 1).all()):
+            raise ValueError(f"Argument `y` has shape {labels.shape} but its rows are not one-hot "
+                             f"(a single 1, the rest 0); pass integer labels, e.g. y.argmax(axis=1).")
         labels = labels.argmax(axis=1)
     labels = labels.reshape(-1)
     if labels.size == 0:
