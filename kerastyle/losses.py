@@ -579,6 +579,11 @@ def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha
     return (_binary_class_weights(y_true, apply_class_balancing, alpha) * focal).mean(dim=-1)
 
 
+def _class_key(key):
+    """A class key from a config: ints stay, JSON's decimal strings become ints."""
+    return int(key) if isinstance(key, str) and key.isdigit() else key
+
+
 class _AlphaWeightedLoss(Loss):
     """Shared by the focal and balanced losses: ``alpha`` (a number, per-class weights, or
     ``'balanced'``, computed by ``adapt`` once per fit) resolved once per (classes, device)."""
@@ -632,8 +637,23 @@ class _AlphaWeightedLoss(Loss):
 
     def get_config(self):
         alpha = self.alpha if self.alpha == "balanced" or _is_number(self.alpha) else type(self.alpha)(self.alpha)
-        return {**super().get_config(), "alpha": alpha, "gamma": self.gamma,
-                "label_smoothing": self.label_smoothing}
+        config = {**super().get_config(), "alpha": alpha, "gamma": self.gamma,
+                  "label_smoothing": self.label_smoothing}
+        if self._adapted is not None:
+            config["fitted_alpha"] = dict(self._adapted)  # the 'balanced' weights of the last fit
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuild from ``get_config()``, also after a JSON round trip (class keys become strings)."""
+        config = dict(config)
+        fitted = config.pop("fitted_alpha", None)
+        if isinstance(config.get("alpha"), dict):
+            config["alpha"] = {_class_key(k): v for k, v in config["alpha"].items()}
+        loss = cls(**config)
+        if fitted is not None:
+            loss._adapted = {_class_key(k): float(v) for k, v in fitted.items()}
+        return loss
 
     def __repr__(self):
         return f"{type(self).__name__}(alpha={self.alpha!r}, gamma={self.gamma!r}, name={self.name!r})"

@@ -22,7 +22,7 @@ import safetensors.numpy
 import torch
 
 import kerastyle as keras
-from kerastyle import saving
+from kerastyle import losses, saving
 from kerastyle.backend import clear_session
 from kerastyle.layers import Activation, Dense, Dropout, Flatten, Input
 from kerastyle.models import Sequential, load_model
@@ -440,3 +440,23 @@ def test_export_onnx_matches_predict(tmp_path):
         got = session.run(None, {session.get_inputs()[0].name: x[:rows]})[0]
         np.testing.assert_allclose(got, model.predict(x[:rows], verbose=0), rtol=1e-5, atol=1e-6)
     assert model.to_torch().training is False  # fit leaves eval mode; export restored it
+
+
+@pytest.mark.parametrize("loss_factory", [
+    lambda: losses.SparseCategoricalBalancedCrossentropy(),               # weights fitted from y
+    lambda: losses.SparseCategoricalFocalCrossentropy(alpha={0: 0.5, 1: 2.0, 2: 1.0}),  # int keys
+])
+def test_alpha_weighted_losses_round_trip_through_the_file(tmp_path, loss_factory):
+    """Dict alphas keep integer class keys and fitted 'balanced' weights come back, so the
+    reloaded model evaluates to exactly the same loss without another fit."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(60, 4)).astype("float32")
+    y = np.array([0] * 40 + [1] * 15 + [2] * 5)
+    model = Sequential([Dense(3, activation="softmax", input_shape=(4,))])
+    model.compile(optimizer="sgd", loss=loss_factory())
+    model.fit(x, y, epochs=1, verbose=0)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = load_model(path)
+    assert loaded.compiled
+    assert loaded.evaluate(x, y, verbose=0) == model.evaluate(x, y, verbose=0)
