@@ -16,7 +16,6 @@ import pytest
 import torch
 
 import kerastyle as keras
-from kerastyle.backend import clear_session
 from kerastyle.callbacks import (
     BackupAndRestore,
     Callback,
@@ -32,17 +31,6 @@ from kerastyle.models import Sequential, load_model
 from kerastyle.optimizers import SGD, Adam
 from kerastyle.saving import SavedFileError
 from kerastyle.trainer import NonFiniteLossError
-
-
-@pytest.fixture(autouse=True)
-def _session():
-    clear_session()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-    clear_session()
-
 
 X = np.random.default_rng(0).normal(size=(40, 5)).astype(np.float32)
 Y = (X[:, 0] + X[:, 1] > 0).astype(np.int64)

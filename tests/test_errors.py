@@ -7,31 +7,10 @@ import re
 
 import numpy as np
 import pytest
-import torch
 
-import kerastyle as keras
-from kerastyle.backend import clear_session
 from kerastyle.layers import Activation, Dense
 from kerastyle.models import Sequential
 from kerastyle.optimizers import SGD
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The machine is shared: one intra-op thread avoids oversubscription (speed is never asserted)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_session():
-    clear_session()
-    keras.utils.set_random_seed(0)
-    yield
-    clear_session()
-
 
 RNG = np.random.default_rng(0)
 X = RNG.random((10, 4)).astype(np.float32)

@@ -22,23 +22,6 @@ from kerastyle.models import Sequential
 from kerastyle.optimizers import SGD
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The machine is shared: one intra-op thread avoids oversubscription (speed is never asserted)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_session():
-    clear_session()
-    keras.utils.set_random_seed(0)
-    yield
-    clear_session()
-
-
 def make_data(n=10, k=3, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 4)).astype(np.float32)

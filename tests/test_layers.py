@@ -13,28 +13,9 @@ import pytest
 import torch
 from torch import nn
 
-import kerastyle as keras
 from kerastyle import activations
-from kerastyle.backend import clear_session
 from kerastyle.layers import Activation, Dense, Dropout, Flatten, Input
 from kerastyle.models import Sequential
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The machine is shared: one intra-op thread avoids oversubscription (speed is never asserted)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_session():
-    clear_session()
-    keras.utils.set_random_seed(0)
-    yield
-    clear_session()
 
 
 def test_dense_kernel_layout_and_round_trip():

@@ -22,10 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import kerastyle as keras
-from kerastyle.backend import clear_session
 from kerastyle.datasets import fashion_mnist, mnist
 
 DATA = Path(os.environ.get("KERASTYLE_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -64,22 +62,9 @@ LECTURE_SCRIPT = SLIDE_SCRIPT.replace("model.add(Dense(64, activation='softmax')
                                       "model.add(Dense(10, activation='softmax'))\nmodel.summary()")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The machine is shared: one intra-op thread avoids oversubscription (speed is never asserted)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(autouse=True)
-def _fresh_session(monkeypatch):
+def _offline(monkeypatch):
     monkeypatch.setenv("KERASTYLE_OFFLINE", "1")
-    clear_session()
-    keras.utils.set_random_seed(0)
-    yield
-    clear_session()
 
 
 @pytest.fixture

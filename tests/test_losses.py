@@ -15,7 +15,6 @@ import torch.nn.functional as F
 
 import kerastyle as keras
 from kerastyle import losses
-from kerastyle.backend import clear_session
 from kerastyle.layers import Dense
 from kerastyle.models import Sequential
 
@@ -23,23 +22,6 @@ Y_TRUE = [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
 Y_PRED = [[0.05, 0.95, 0.0], [0.1, 0.8, 0.1]]
 B_TRUE = [[0.0, 1.0], [0.0, 0.0]]
 B_PRED = [[0.6, 0.4], [0.4, 0.6]]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The machine is shared: one intra-op thread avoids oversubscription (speed is never asserted)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_session():
-    clear_session()
-    keras.utils.set_random_seed(0)
-    yield
-    clear_session()
 
 
 def _t(values):

@@ -15,28 +15,11 @@ import torch
 
 import kerastyle as keras
 from kerastyle import optimizers
-from kerastyle.backend import clear_session
 from kerastyle.layers import Dense
 from kerastyle.models import Sequential
 from kerastyle.optimizers import SGD, Adagrad, Adam, RMSprop
 
 GRADS = [1.0, 0.5, -0.25, 2.0, 1.0]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The machine is shared: one intra-op thread avoids oversubscription (speed is never asserted)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_session():
-    clear_session()
-    yield
-    clear_session()
 
 
 def trajectory(opt, grads=GRADS, set_lr=None):

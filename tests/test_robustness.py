@@ -14,14 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import kerastyle
 from kerastyle import activations
-from kerastyle.backend import clear_session
 from kerastyle.layers import Activation, Dense, Dropout, Flatten, Input
 from kerastyle.models import Sequential, load_model
 from kerastyle.optimizers import SGD, Adagrad, Adam, RMSprop
@@ -32,15 +30,6 @@ LOSSES = ["mse", "mae", "binary_crossentropy", "categorical_crossentropy", "spar
 ACTIVATIONS = [None, *activations.names()]
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-    clear_session()
 
 
 @st.composite
