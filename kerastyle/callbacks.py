@@ -92,17 +92,15 @@ class History(Callback):
         return f"<History epochs={len(self.epoch)} final={last}>"
 
 
-def _monitor_mode(monitor: str, mode: str, owner: str) -> str:
+def _improvement_mode(monitor: str, mode: str, owner: str) -> str:
+    """Keras's rule for mode='auto': higher is better for accuracies, lower for everything else."""
+    if not isinstance(monitor, str):
+        raise TypeError(f"{owner}: argument `monitor` must be a log key such as 'val_loss', got {monitor!r}.")
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"{owner}: argument `mode` must be 'auto', 'min' or 'max', got {mode!r}.")
-    if mode != "auto":
-        return mode
-    if "loss" in monitor or "error" in monitor:
-        return "min"
-    if "acc" in monitor:
-        return "max"
-    raise ValueError(f"{owner}: cannot tell whether {monitor!r} should go up or down; "
-                     f"pass mode='min' or mode='max'.")
+    if mode == "auto":
+        return "max" if "acc" in monitor or monitor.startswith("fmeasure") else "min"
+    return mode
 
 
 class EarlyStopping(Callback):
@@ -118,7 +116,7 @@ class EarlyStopping(Callback):
         if patience < 0:
             raise ValueError(f"EarlyStopping: argument `patience` must be >= 0, got {patience!r}.")
         self.monitor = monitor
-        self.mode = _monitor_mode(monitor, mode, "EarlyStopping")
+        self.mode = _improvement_mode(monitor, mode, "EarlyStopping")
         self.min_delta = abs(min_delta)
         self.patience = patience
         self.verbose = verbose
@@ -183,17 +181,6 @@ class LambdaCallback(Callback):
 
 
 # -- saving, logging and learning-rate callbacks (see docs/saving.md) -------------------------------
-def _improvement_mode(monitor: str, mode: str, owner: str) -> str:
-    """Keras's rule for ModelCheckpoint and ReduceLROnPlateau: 'auto' is max for accuracies, else min."""
-    if not isinstance(monitor, str):
-        raise TypeError(f"{owner}: argument `monitor` must be a log key such as 'val_loss', got {monitor!r}.")
-    if mode not in ("auto", "min", "max"):
-        raise ValueError(f"{owner}: argument `mode` must be 'auto', 'min' or 'max', got {mode!r}.")
-    if mode == "auto":
-        return "max" if "acc" in monitor or monitor.startswith("fmeasure") else "min"
-    return mode
-
-
 def _check_number(owner, arg, value, low=None, high=None, high_open=False):
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     ok = ok and (low is None or value >= low) and (high is None or (value < high if high_open else value <= high))
