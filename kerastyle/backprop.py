@@ -271,9 +271,8 @@ def _build_ops(body):
         elif kind is nn.ReLU:
             ops.append(_ReLU(inplace=owned))
             owned = False
-        elif kind is nn.Dropout:
+        elif kind is nn.Dropout:  # may return its input unchanged (eval mode, rate 0): ownership passes through
             ops.append(_Dropout(module))
-            owned = True
         elif kind is nn.Flatten:
             ops.append(_Flatten(module))
         else:

@@ -1,0 +1,276 @@
+"""Seconds per training epoch on Fashion-MNIST: kerastyle's engines vs a plain PyTorch loop vs Keras 3.
+
+Every run trains the same model from the same initial weights on the same data with
+``SGD(0.01, momentum=0.9)`` and sparse categorical cross-entropy, in its own subprocess (so the
+peak memory is its own and no run warms the caches of the next):
+
+* ``analytic``: kerastyle ``fit(engine='analytic')`` (what ``'auto'`` picks for these models);
+* ``autograd``: kerastyle ``fit(engine='autograd')``;
+* ``torch``: a plain PyTorch loop: shuffle once per epoch, slice batches, ``CrossEntropyLoss``,
+  ``backward()``, ``torch.optim.SGD``, ``loss.item()`` per step;
+* ``keras``: Keras 3 on its torch backend, when ``import keras`` works.
+
+kerastyle and Keras train with ``metrics=['accuracy']`` as the lecture scripts do. The first
+epoch is a warm-up; the table shows the median of the following ``--epochs`` epochs (the fastest
+run with ``--repeats``), the ratio to the plain loop, test accuracy after all epochs, and peak
+memory: the process's peak resident set during training (Linux ``VmHWM``, reset through
+``/proc/self/clear_refs`` just before training; ``ru_maxrss`` where that is unavailable), total
+and above the resident set at the start of training (data loaded, model built).
+
+    python benchmarks/fit_speed.py                         # all models, batch 32 and 128
+    python benchmarks/fit_speed.py --quick                 # 784-128-10, batch 32, 12,000 images
+    python benchmarks/fit_speed.py --models 784-128-10 --batch-sizes 32 --epochs 3 --runs analytic torch
+
+Data: ``kerastyle.datasets.fashion_mnist`` (``KERASTYLE_DATA`` or ``--data``, a folder holding the
+four IDX ``.gz`` files); ``/work/shared/data`` is used when it exists and nothing else is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+MODELS = {
+    "784-128-10": [128],  # the lecture's Fashion-MNIST model, 101,770 parameters
+    "784-64-64-64-10": [64, 64, 64],  # the MNIST script, 59,210 parameters
+    "784-1024x3-10": [1024, 1024, 1024],  # the 3 x 1024 network, 2,913,290 parameters
+}
+RUNS = ("analytic", "autograd", "torch", "keras")
+SHARED_DATA = Path("/work/shared/data")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's kerastyle, installed or not
+
+
+# -- data ------------------------------------------------------------------------------------------
+def _read_idx_gz(path: Path):
+    import numpy as np
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    dims = raw[3]
+    shape = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def load_fashion_mnist(data_dir: str | None):
+    """``(x_train, y_train, x_test, y_test)``: float32 pixels / 255 as ``(n, 784)``, int64 labels."""
+    import numpy as np
+    if data_dir is None and "KERASTYLE_DATA" not in os.environ and SHARED_DATA.is_dir():
+        data_dir = str(SHARED_DATA)
+    folder = Path(data_dir) / "fashion-mnist" if data_dir else None
+    try:
+        from kerastyle.datasets import fashion_mnist
+        if data_dir:
+            os.environ["KERASTYLE_DATA"] = data_dir
+        (x, y), (xt, yt) = fashion_mnist.load_data()
+    except ImportError:  # the datasets module is optional here: read the IDX files directly
+        if folder is None:
+            raise SystemExit("Pass --data DIR (a folder with fashion-mnist/*.gz) or set KERASTYLE_DATA.") from None
+        x, y = (_read_idx_gz(folder / f"train-{kind}-idx{d}-ubyte.gz") for kind, d in (("images", 3), ("labels", 1)))
+        xt, yt = (_read_idx_gz(folder / f"t10k-{kind}-idx{d}-ubyte.gz") for kind, d in (("images", 3), ("labels", 1)))
+
+    def prep(images, labels):
+        return (images.reshape(len(images), -1).astype(np.float32) / 255.0,
+                np.ascontiguousarray(labels, dtype=np.int64))
+    return (*prep(x, y), *prep(xt, yt))
+
+
+# -- one run (in a subprocess) -------------------------------------------------------------------------
+def _status_mb(field: str) -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def _start_peak() -> float:
+    """Reset the peak resident set to the current one (Linux ``clear_refs``) and return it in MB."""
+    import gc
+    gc.collect()
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+    rss = _status_mb("VmRSS")
+    return rss if rss is not None else _peak_mb()
+
+
+def _peak_mb() -> float:
+    """Peak resident set (MB) since the last ``_start_peak`` (``VmHWM``), else since start (``ru_maxrss``)."""
+    hwm = _status_mb("VmHWM")
+    return hwm if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _kerastyle_model(hidden):
+    import kerastyle as ks
+    from kerastyle.layers import Dense, Input
+    model = ks.Sequential([Input(shape=(784,)), *[Dense(h, activation="relu") for h in hidden],
+                           Dense(10, activation="softmax")])
+    model.compile(optimizer=ks.optimizers.SGD(0.01, momentum=0.9), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def worker(config: dict) -> dict:
+    """Train one (run, model, batch size) and return its timings, accuracy and memory."""
+    import numpy as np
+    import torch
+    torch.set_num_threads(config["threads"])
+    x, y, xt, yt = load_fashion_mnist(config["data"])
+    if config["train_size"]:
+        x, y = x[:config["train_size"]], y[:config["train_size"]]
+    hidden, bs, epochs, run = MODELS[config["model"]], config["batch_size"], config["epochs"] + 1, config["run"]
+    torch.manual_seed(0)
+    np.random.seed(0)
+    reference = _kerastyle_model(hidden)  # every run starts from these weights
+    initial = reference.get_weights()
+    times, result = [], {"engine": run}
+
+    if run in ("analytic", "autograd"):
+        from kerastyle.callbacks import Callback
+
+        class EpochTimer(Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.start = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                times.append(time.perf_counter() - self.start)
+
+        x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
+        base = _start_peak()
+        history = reference.fit(x_t, y_t, batch_size=bs, epochs=epochs, verbose=0, callbacks=[EpochTimer()],
+                                engine=run)
+        result["engine"] = history.params["engine"]
+        result["accuracy"] = reference.evaluate(xt, yt, batch_size=1000, verbose=0, return_dict=True)["accuracy"]
+    elif run == "torch":
+        from torch import nn
+        net = nn.Sequential(*list(reference.to_torch())[:-1])  # logits; same initial weights
+        optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+        loss_fn = nn.CrossEntropyLoss()
+        x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
+        n = len(x_t)
+        base = _start_peak()
+        for _ in range(epochs):
+            start = time.perf_counter()
+            order = torch.randperm(n)
+            xs, ys = x_t[order], y_t[order]
+            total = 0.0
+            for i in range(0, n, bs):
+                optimizer.zero_grad()
+                loss = loss_fn(net(xs[i:i + bs]), ys[i:i + bs])
+                loss.backward()
+                optimizer.step()
+                total += loss.item()
+            times.append(time.perf_counter() - start)
+        with torch.no_grad():
+            result["accuracy"] = float((net(torch.from_numpy(xt)).argmax(1) == torch.from_numpy(yt)).float().mean())
+    elif run == "keras":
+        os.environ["KERAS_BACKEND"] = "torch"
+        try:
+            import keras
+        except ImportError as err:
+            return {"skipped": f"keras not installed ({err.name or err})"}
+        model = keras.Sequential([keras.Input((784,)), *[keras.layers.Dense(h, activation="relu") for h in hidden],
+                                  keras.layers.Dense(10, activation="softmax")])
+        model.set_weights(initial)
+        model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+
+        class KerasTimer(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.start = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                times.append(time.perf_counter() - self.start)
+
+        base = _start_peak()
+        model.fit(x, y, batch_size=bs, epochs=epochs, verbose=0, callbacks=[KerasTimer()])
+        result["engine"] = f"keras {keras.__version__}"
+        result["accuracy"] = float(model.evaluate(xt, yt, batch_size=1000, verbose=0, return_dict=True)["accuracy"])
+    else:
+        raise ValueError(f"unknown run {run!r}")
+    steady = sorted(times[1:])
+    median = (steady[(len(steady) - 1) // 2] + steady[len(steady) // 2]) / 2
+    result.update(epoch_s=median, all_epochs_s=times, peak_mb=_peak_mb(), train_mb=_peak_mb() - base)
+    return result
+
+
+# -- driver -------------------------------------------------------------------------------------------------
+def _run_in_subprocess(config: dict) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(config)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit code {proc.returncode}"
+        return {"skipped": f"failed: {last}"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[32, 128])
+    parser.add_argument("--epochs", type=int, default=2, help="steady epochs timed after one warm-up epoch")
+    parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS))
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="run every configuration this many times, interleaved; report the fastest")
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
+    parser.add_argument("--train-size", type=int, default=0, help="use only the first N training images")
+    parser.add_argument("--data", default=None, help="folder holding fashion-mnist/ (default: KERASTYLE_DATA)")
+    parser.add_argument("--quick", action="store_true", help="784-128-10, batch 32, 12,000 images, 1 epoch")
+    parser.add_argument("--json", default=None, help="also write all results to this file")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return
+    if args.epochs < 1:
+        parser.error(f"--epochs must be >= 1, got {args.epochs}")
+    if args.repeats < 1:
+        parser.error(f"--repeats must be >= 1, got {args.repeats}")
+    if args.quick:
+        args.models, args.batch_sizes, args.train_size, args.epochs = ["784-128-10"], [32], 12000, 1
+
+    import torch
+    print(f"torch {torch.__version__}, {args.threads} threads, SGD(0.01, momentum=0.9), "
+          f"{args.train_size or 60000} training images, 1 warm-up + {args.epochs} timed epochs")
+    results = []
+    for model in args.models:
+        for bs in args.batch_sizes:
+            rows = {}
+            for _ in range(args.repeats):
+                for run in args.runs:
+                    config = {"run": run, "model": model, "batch_size": bs, "epochs": args.epochs,
+                              "threads": args.threads, "train_size": args.train_size, "data": args.data}
+                    row = _run_in_subprocess(config)
+                    results.append({**config, **row})
+                    if run not in rows or row.get("epoch_s", math.inf) < rows[run].get("epoch_s", math.inf):
+                        rows[run] = row
+            plain = rows.get("torch", {}).get("epoch_s")
+            print(f"\n{model}, batch {bs}")
+            print(f"| {'run':<22} | {'s/epoch':>8} | {'vs torch':>8} | {'test acc':>8} | {'peak MB':>8} | "
+                  f"{'+train MB':>9} |")
+            print(f"|{'-' * 24}|{'-' * 10}:|{'-' * 10}:|{'-' * 10}:|{'-' * 10}:|{'-' * 11}:|")
+            for run, row in rows.items():
+                if "skipped" in row:
+                    print(f"| {run:<22} | {row['skipped']}")
+                    continue
+                label = run if run != "analytic" else f"analytic ({row['engine']})"
+                if run in ("analytic", "autograd"):
+                    label = f"kerastyle {row['engine']}"
+                ratio = f"{row['epoch_s'] / plain:.2f}x" if plain else "-"
+                print(f"| {label:<22} | {row['epoch_s']:>8.3f} | {ratio:>8} | {row['accuracy']:>8.4f} | "
+                      f"{row['peak_mb']:>8.0f} | {row['train_mb']:>9.1f} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
