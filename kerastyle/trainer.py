@@ -2,7 +2,8 @@
 
 One training step, in order: take the next batch (a slice of the epoch's
 shuffled copy), ``engine.forward_backward`` (forward, loss, gradients into
-``.grad``), check the loss is finite, ``optimizer.step()``, accumulate the epoch
+``.grad``), check the loss is finite, the optimizer update (``step()``, or its bare
+``apply_gradients()`` when no step hooks are registered), accumulate the epoch
 averages, then batch callbacks and the progress bar. Everything else (tensor
 conversion, target checks, device placement, metric and engine set-up) happens
 once per ``fit``.
@@ -242,6 +243,7 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
     plan = OutputPlan(model)
     eng = make_engine(engine, model, plan)
     optimizer = model.optimizer
+    apply_update = optimizer.update_function() if hasattr(optimizer, "update_function") else optimizer.step
     metric_updates = plan.metric_updaters(model.metrics)
     metric_names = [m.name for m in model.metrics]
     n = x.shape[0]
@@ -316,7 +318,7 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
                     f"(history so far is in model.history). Usual causes: a learning rate too high "
                     f"(now {getattr(optimizer, 'learning_rate', '?')}), unscaled inputs, or a loss that "
                     f"does not match the output activation.")
-            optimizer.step()
+            apply_update()
             size = xb.shape[0]
             loss_total += value * size
             seen += size

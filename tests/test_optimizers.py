@@ -211,3 +211,25 @@ def test_keras2_lr_and_decay_accepted_by_every_optimizer(cls):
         opt.step()
     assert opt.iterations == 3
     assert opt.current_learning_rate() == pytest.approx(0.05 / (1 + 0.1 * 3))
+
+
+def test_fit_runs_registered_step_hooks_and_matches_plain_steps():
+    """fit skips torch's step wrapper only when no hooks exist; with a hook it must call step()."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(10, 3)).astype("float32")
+    y = rng.normal(size=(10, 1)).astype("float32")
+
+    def trained(with_hook):
+        keras.utils.set_random_seed(0)
+        model = Sequential([Dense(1, input_shape=(3,))])
+        model.compile(optimizer=SGD(0.1, momentum=0.9), loss="mse")
+        calls = []
+        if with_hook:
+            model.optimizer.register_step_post_hook(lambda opt, args, kwargs: calls.append(1))
+        model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+        return model.get_weights(), len(calls)
+
+    (hooked_weights, n_calls), (plain_weights, n_plain) = trained(True), trained(False)
+    assert n_calls == 6 and n_plain == 0  # 3 batches x 2 epochs
+    for a, b in zip(hooked_weights, plain_weights):
+        np.testing.assert_array_equal(a, b)
