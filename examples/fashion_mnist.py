@@ -52,12 +52,13 @@ def main(argv=None) -> dict:
     parser.add_argument("--epochs", type=int, default=15, help="at most this many epochs (default 15)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads; 1 is fastest for this small model (default 1)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's own choice, one per core)")
     parser.add_argument("--plot", type=Path, default=OUTPUTS / "fashion_mnist_history.png",
                         help="where to save the history plot (PNG)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     keras.utils.set_random_seed(args.seed)
 
     (x_train, y_train), (x_test, y_test), description = load_lecture_fashion_mnist()

@@ -4,12 +4,24 @@
 imports changed.
 """
 
-from . import activations, backend, callbacks, initializers, layers, losses, metrics, models, optimizers, utils
+from . import (
+           activations,
+           backend,
+           callbacks,
+           datasets,
+           initializers,
+           layers,
+           losses,
+           metrics,
+           models,
+           optimizers,
+           utils,
+)
 from .layers import Input
 from .models import Model, Sequential
 from .plotting import plot_history
 
 __version__ = "0.1.0"
 
-__all__ = ["activations", "backend", "callbacks", "initializers", "layers", "losses", "metrics", "models",
+__all__ = ["activations", "backend", "callbacks", "datasets", "initializers", "layers", "losses", "metrics", "models",
            "optimizers", "utils", "Input", "Model", "Sequential", "plot_history", "__version__"]
