@@ -25,14 +25,18 @@ import math
 import torch
 from torch import nn
 
-from . import activations, losses
+from . import activations, losses, packing
 
 __all__ = ["AnalyticEngine", "GradientCheckReport", "check_gradients", "unsupported_reason"]
 
 
 # -- one backward rule per module type ----------------------------------------------------------
 class _Dense:
-    """``nn.Linear``: forward ``addmm(b, A, W^T)``; backward the three lecture formulas."""
+    """``nn.Linear``: forward ``addmm(b, A, W^T)``; backward the three lecture formulas.
+
+    A Dense layer keeps its kernel as Keras does, ``(in, out)`` row-major, with ``W`` its transpose
+    view: then ``W^T`` is read contiguously forward, and the weight gradient is computed as its
+    transpose ``A^T dL/dZ``, written contiguously into ``grad.T`` (both faster BLAS layouts)."""
 
     def __init__(self, module: nn.Linear, need_input_grad: bool):
         self.weight, self.bias = module.weight, module.bias
@@ -41,6 +45,8 @@ class _Dense:
         self.b = None if module.bias is None else module.bias.detach()
         self.gw = _grad_buffer(module.weight)
         self.gb = None if module.bias is None else _grad_buffer(module.bias)
+        kernel_layout = self.gw is not None and not self.gw.is_contiguous() and self.gw.t().is_contiguous()
+        self.gwt = self.gw.t() if kernel_layout else None
         self.need_input_grad = need_input_grad
         self.a = None
         self.in_shape = None
@@ -60,7 +66,10 @@ class _Dense:
         if self.in_shape is not None:
             dz = dz.reshape(-1, dz.shape[-1])
         if self.gw is not None:
-            torch.mm(dz.t(), self.a, out=self.gw)  # dL/dW = (dL/dZ)^T A
+            if self.gwt is not None:
+                torch.mm(self.a.t(), dz, out=self.gwt)  # (dL/dW)^T = A^T dL/dZ
+            else:
+                torch.mm(dz.t(), self.a, out=self.gw)  # dL/dW = (dL/dZ)^T A
             self.weight.grad = self.gw
         if self.gb is not None:
             torch.sum(dz, 0, out=self.gb)  # dL/db = (dL/dZ)^T iota
@@ -79,8 +88,12 @@ class _Identity:
         return g
 
 
+_mask_where_positive = torch.ops.aten.threshold_backward.default
+
+
 class _ReLU:
-    """relu'(z) = 1 for z > 0, else 0, read off the output: ``sign(relu(z))``."""
+    """relu'(z) = 1 for z > 0, else 0, read off the output: ``g * 1[y > 0]``, evaluated by torch's
+    one-kernel masked multiply (``threshold_backward(g, y, 0)``: g where y > 0, else 0)."""
 
     def __init__(self, inplace):
         self.inplace = inplace
@@ -91,7 +104,7 @@ class _ReLU:
         return self.y
 
     def backward(self, g):
-        return g.mul_(torch.sign(self.y))
+        return _mask_where_positive(g, self.y, 0.0)
 
 
 class _LeakyReLU:
@@ -282,16 +295,34 @@ def _build_ops(body):
     return ops, ops[first:][::-1]
 
 
+def _pack_parameters(net):
+    """Pack the trainable parameters into one buffer and their gradients into another laid out alike
+    (``kerastyle.packing``), so the optimizer can update them whole. Skipped when they cannot share a
+    buffer (mixed dtypes or devices); a no-op when they are packed already."""
+    params = [p for p in net.parameters() if p.requires_grad]
+    if not packing.packable(params):
+        return
+    packing.pack(params)
+    grads = [p.grad for p in params]
+    if any(g is None for g in grads) or packing.flat_view(grads) is None or not packing.same_layout(params, grads):
+        _, grads = packing.zeros_like_packed(params)
+        for param, grad in zip(params, grads):
+            param.grad = grad
+
+
 class AnalyticEngine:
     """Trains with the hand-derived backward pass: no autograd graph, gradients written into
-    ``.grad`` (the same optimizers apply). Same interface as ``trainer.AutogradEngine``."""
+    ``.grad`` (the same optimizers apply). Same interface as ``trainer.AutogradEngine``.
+    The ``.grad`` tensors stay the same for the engine's life (``stable_grads``)."""
 
     name = "analytic"
+    stable_grads = True
 
     def __init__(self, model, plan):
         reason = unsupported_reason(model, plan)
         if reason is not None:
             raise ValueError(f"The analytic engine cannot train this model: {reason}.")
+        _pack_parameters(plan.net)
         self.gradient = plan.loss.gradient
         self.fused = plan.fused
         self.ops, self.backward_ops = _build_ops(plan.body)

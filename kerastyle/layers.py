@@ -167,7 +167,10 @@ class Dense(Layer):
     """Fully connected layer ``activation(x @ kernel + bias)``, run as ``nn.Linear``.
 
     ``get_weights()`` returns ``[kernel (in, out), bias (out,)]`` as Keras does;
-    torch keeps ``weight`` as ``(out, in)``, the same numbers transposed.
+    torch keeps ``weight`` as ``(out, in)``, the same numbers transposed. In memory the kernel is
+    stored as Keras lays it out, ``(in, out)`` row-major, and ``weight`` is its transposed view
+    (``weight.T`` is contiguous): ``x @ weight.T`` then reads it in the order the fastest matrix
+    product wants, and the analytic engine writes the weight gradient the same way.
     """
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
@@ -191,6 +194,8 @@ class Dense(Layer):
     def _make_modules(self, input_shape):
         linear = nn.Linear(input_shape[-1], self.units, bias=self.use_bias)
         initializers.apply(self.kernel_initializer, linear.weight)
+        with torch.no_grad():  # keep the kernel (in, out) row-major, as Keras does; weight is its .T view
+            linear.weight.data = linear.weight.t().contiguous().t()
         if self.use_bias:
             initializers.apply(self.bias_initializer, linear.bias)
         modules = [linear]

@@ -24,6 +24,8 @@ import math
 import torch
 import torch.optim.optimizer as torch_optimizer
 
+from . import packing
+
 
 class Optimizer(torch.optim.Optimizer):
     """Base: Keras hyper-parameters, the ``lr``/``decay`` aliases and deferred binding."""
@@ -106,27 +108,59 @@ class Optimizer(torch.optim.Optimizer):
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             if params:
-                grads = [p.grad for p in params]
-                lr = self.current_learning_rate(group)
-                if group["weight_decay"]:
-                    torch._foreach_mul_(params, 1.0 - lr * group["weight_decay"])
-                self._update(group, params, grads, lr)
+                self._apply(group, params, [p.grad for p in params],
+                            lambda name, init=0.0, params=params: self._slots(params, name, init))
             group["iterations"] += 1
 
-    def update_function(self):
-        """What the fit loop calls once per batch. torch wraps ``step`` in profiler and hook
-        dispatch that costs about as much as a whole SGD update of a lecture-sized model, so
-        the loop uses the bare ``apply_gradients`` unless step hooks are registered (decided
-        once per fit)."""
+    def _apply(self, group, params, grads, slots):
+        lr = self.current_learning_rate(group)
+        if group["weight_decay"]:
+            torch._foreach_mul_(params, 1.0 - lr * group["weight_decay"])
+        self._update(group, params, grads, slots, lr)
+
+    def update_function(self, stable_grads=False):
+        """What the fit loop calls once per batch (decided once per fit).
+
+        torch wraps ``step`` in profiler and hook dispatch that costs about as much as a whole SGD
+        update of a lecture-sized model, so the loop uses the bare ``apply_gradients`` unless step
+        hooks are registered. When the engine keeps the same ``.grad`` tensors for the whole fit
+        (``stable_grads``) and every group's parameters and gradients are packed alike
+        (``kerastyle.packing``), the update runs on the whole buffers: a handful of operations per
+        step, however many weight tensors the model has."""
         registries = (getattr(self, "_optimizer_step_pre_hooks", None),
                       getattr(self, "_optimizer_step_post_hooks", None),
                       getattr(torch_optimizer, "_global_optimizer_pre_hooks", None),
                       getattr(torch_optimizer, "_global_optimizer_post_hooks", None))
         if any(hooks is None or len(hooks) for hooks in registries):
             return self.step
-        return self.apply_gradients
+        packed = self._packed_groups() if stable_grads else None
+        if packed is None:
+            return self.apply_gradients
 
-    def _update(self, group, params, grads, lr):
+        @torch.no_grad()
+        def apply_packed():
+            for group in packed:
+                self._apply(group.group, group.params, group.grads, group.slots)
+                group.group["iterations"] += 1
+        return apply_packed
+
+    def _packed_groups(self):
+        """A ``_PackedGroup`` per parameter group, or None unless every group is packed with its
+        gradients laid out alike."""
+        packed = []
+        for group in self.param_groups:
+            params = group["params"]
+            grads = [p.grad for p in params]
+            if any(g is None for g in grads) or not packing.same_layout(params, grads):
+                return None
+            flat_params, flat_grads = packing.flat_view(params), packing.flat_view(grads)
+            if flat_params is None or flat_grads is None:
+                return None
+            packed.append(_PackedGroup(self, group, flat_params, flat_grads))
+        return packed
+
+    def _update(self, group, params, grads, slots, lr):
+        """Update ``params`` in place from ``grads``; ``slots(name, init)`` gives the state tensors."""
         raise NotImplementedError
 
     def _slots(self, params, name, init=0.0):
@@ -151,6 +185,27 @@ def _check_number(name, value, low=None, high=None):
         raise ValueError(f"Argument `{name}` must be a finite number {bounds}, got {value!r}.")
 
 
+class _PackedGroup:
+    """A parameter group whose parameters, gradients and slots each lie in one buffer, laid out
+    alike: the update runs on the three flat views. The per-parameter slots in ``optimizer.state``
+    stay views of the flat slot, so ``state_dict()`` and saving see every update; slots replaced
+    from outside (``load_state_dict``) are packed again before the next update uses them."""
+
+    def __init__(self, optimizer, group, flat_params, flat_grads):
+        self.optimizer, self.group = optimizer, group
+        self.params, self.grads = [flat_params], [flat_grads]
+        self._flat_slots = {}  # name -> (flat slot, the first parameter's slot tensor)
+
+    def slots(self, name, init=0.0):
+        cached = self._flat_slots.get(name)
+        members = self.group["params"]
+        if cached is None or self.optimizer.state[members[0]].get(name) is not cached[1]:
+            tensors = self.optimizer._slots(members, name, init)
+            cached = (packing.pack(tensors, like=members), tensors[0])
+            self._flat_slots[name] = cached
+        return [cached[0]]
+
+
 class SGD(Optimizer):
     """Keras SGD: ``v = momentum*v - lr_t*g; w += v`` (Nesterov: ``w += momentum*v - lr_t*g``)."""
 
@@ -158,12 +213,12 @@ class SGD(Optimizer):
         _check_number("momentum", momentum, 0.0, 1.0)
         super().__init__(learning_rate, momentum=float(momentum), nesterov=bool(nesterov), **kwargs)
 
-    def _update(self, group, params, grads, lr):
+    def _update(self, group, params, grads, slots, lr):
         momentum = group["momentum"]
         if not momentum:
             torch._foreach_add_(params, grads, alpha=-lr)
             return
-        velocity = self._slots(params, "momentum")
+        velocity = slots("momentum")
         torch._foreach_mul_(velocity, momentum)
         torch._foreach_add_(velocity, grads, alpha=-lr)
         if group["nesterov"]:
@@ -183,14 +238,14 @@ class Adam(Optimizer):
         super().__init__(learning_rate, beta_1=float(beta_1), beta_2=float(beta_2),
                          epsilon=float(epsilon), amsgrad=bool(amsgrad), **kwargs)
 
-    def _update(self, group, params, grads, lr):
+    def _update(self, group, params, grads, slots, lr):
         b1, b2, t = group["beta_1"], group["beta_2"], group["iterations"] + 1
-        m, v = self._slots(params, "m"), self._slots(params, "v")
+        m, v = slots("m"), slots("v")
         torch._foreach_lerp_(m, grads, 1.0 - b1)
         torch._foreach_mul_(v, b2)
         torch._foreach_addcmul_(v, grads, grads, value=1.0 - b2)
         if group["amsgrad"]:
-            v_hat = self._slots(params, "v_hat")
+            v_hat = slots("v_hat")
             torch._foreach_maximum_(v_hat, v)
             v = v_hat
         alpha = lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
@@ -209,13 +264,13 @@ class RMSprop(Optimizer):
         super().__init__(learning_rate, rho=float(rho), momentum=float(momentum),
                          epsilon=float(epsilon), centered=bool(centered), **kwargs)
 
-    def _update(self, group, params, grads, lr):
+    def _update(self, group, params, grads, slots, lr):
         rho = group["rho"]
-        v = self._slots(params, "velocity")
+        v = slots("velocity")
         torch._foreach_mul_(v, rho)
         torch._foreach_addcmul_(v, grads, grads, value=1.0 - rho)
         if group["centered"]:
-            avg = self._slots(params, "average_gradient")
+            avg = slots("average_gradient")
             torch._foreach_lerp_(avg, grads, 1.0 - rho)
             denom = torch._foreach_sub(v, torch._foreach_mul(avg, avg))
         else:
@@ -223,7 +278,7 @@ class RMSprop(Optimizer):
         torch._foreach_add_(denom, group["epsilon"])
         torch._foreach_sqrt_(denom)
         if group["momentum"]:
-            mom = self._slots(params, "momentum")
+            mom = slots("momentum")
             torch._foreach_mul_(mom, group["momentum"])
             torch._foreach_addcdiv_(mom, grads, denom, value=lr)
             torch._foreach_sub_(params, mom)
@@ -240,8 +295,8 @@ class Adagrad(Optimizer):
         super().__init__(learning_rate, initial_accumulator_value=float(initial_accumulator_value),
                          epsilon=float(epsilon), **kwargs)
 
-    def _update(self, group, params, grads, lr):
-        acc = self._slots(params, "accumulator", group["initial_accumulator_value"])
+    def _update(self, group, params, grads, slots, lr):
+        acc = slots("accumulator", group["initial_accumulator_value"])
         torch._foreach_addcmul_(acc, grads, grads)
         denom = torch._foreach_add(acc, group["epsilon"])
         torch._foreach_sqrt_(denom)

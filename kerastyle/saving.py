@@ -217,7 +217,7 @@ def _key(layer_name: str, index: int) -> str:
 
 
 def _weights_entry(pairs) -> tuple[list, bytes]:
-    tensors = {_key(layer.name, i): layer._to_keras(w.detach()).cpu().contiguous()
+    tensors = {_key(layer.name, i): _cpu_copy(layer._to_keras(w))
                for layer, weights in pairs for i, w in enumerate(weights)}
     layout = [[layer.name, len(weights)] for layer, weights in pairs]
     return layout, safetensors.torch.save(tensors)
@@ -268,6 +268,12 @@ def _assign_weights(plan) -> None:
         param.copy_(layer._from_keras(value.to(param.dtype), param))
 
 
+def _cpu_copy(tensor):
+    """A contiguous CPU copy owning its memory (weights and slots may be views of one packed buffer,
+    which safetensors refuses to write as separate tensors)."""
+    return tensor.detach().cpu().clone(memory_format=torch.contiguous_format)
+
+
 # -- optimizer state ----------------------------------------------------------------
 def _optimizer_entries(model, pairs) -> dict[str, bytes]:
     """``optimizer.json`` (class, per-group hyper-parameters incl. ``iterations``, non-tensor state)
@@ -287,7 +293,7 @@ def _optimizer_entries(model, pairs) -> dict[str, bytes]:
             keys.append(key)
             for slot, value in opt.state.get(p, {}).items():
                 if torch.is_tensor(value):
-                    tensors[f"optimizer/{key}/{slot}"] = value.detach().cpu().contiguous()
+                    tensors[f"optimizer/{key}/{slot}"] = _cpu_copy(value)
                 else:
                     values.setdefault(key, {})[slot] = value
         groups.append({"params": keys, "hyper": {k: v for k, v in group.items() if k != "params"}})

@@ -80,6 +80,7 @@ class AutogradEngine:
     """Gradients by ``torch.autograd``: the reference engine, works for any model."""
 
     name = "autograd"
+    stable_grads = False  # autograd makes new .grad tensors every step
 
     def __init__(self, model, plan: OutputPlan):
         self.body = plan.body
@@ -243,7 +244,6 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
     plan = OutputPlan(model)
     eng = make_engine(engine, model, plan)
     optimizer = model.optimizer
-    apply_update = optimizer.update_function() if hasattr(optimizer, "update_function") else optimizer.step
     metric_updates = plan.metric_updaters(model.metrics)
     metric_names = [m.name for m in model.metrics]
     n = x.shape[0]
@@ -257,8 +257,11 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
     nan_stoppers = [cb for cb in cbs.callbacks if isinstance(cb, TerminateOnNaN)]
     model.stop_training = False
 
-    # Shuffled copies are written into buffers allocated once; batches are slices of them.
+    # Shuffled copies are written into buffers allocated once; the batches are views of them,
+    # split once per fit (the views see each epoch's new order).
     buffers = [torch.empty_like(t) if (shuffle and t is not None) else t for t in (x, y, weights)]
+    x_batches, y_batches = buffers[0].split(batch_size), buffers[1].split(batch_size)
+    w_batches = [None] * steps if weights is None else buffers[2].split(batch_size)
     dtype = next((p.dtype for p in plan.net.parameters()), x.dtype)
     metric_sums = _MetricSums(metric_updates, n, batch_size, model.output_shape, dtype, x.device)
 
@@ -273,6 +276,9 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
     resumed = model.__dict__.pop("_resume_epoch", None)  # set by BackupAndRestore.on_train_begin
     if resumed is not None:
         initial_epoch = resumed
+    # After on_train_begin, which may have restored the optimizer's state.
+    apply_update = (optimizer.update_function(stable_grads=eng.stable_grads)
+                    if hasattr(optimizer, "update_function") else optimizer.step)
     logs = {}
     halted = False  # set when TerminateOnNaN stops an epoch part-way
     snapshot = None
@@ -289,14 +295,10 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
             for src, dst in zip((x, y, weights), buffers):
                 if src is not None:
                     torch.index_select(src, 0, order, out=dst)
-        xs, ys, ws = buffers
         loss_total, seen = 0.0, 0
-        metric_sums.new_epoch(ys)
+        metric_sums.new_epoch(buffers[1])
 
-        for step in range(steps):
-            start = step * batch_size
-            xb, yb = xs[start:start + batch_size], ys[start:start + batch_size]
-            wb = None if ws is None else ws[start:start + batch_size]
+        for step, (xb, yb, wb) in enumerate(zip(x_batches, y_batches, w_batches)):
             if cbs.batch_begin:
                 for cb in cbs.batch_begin:
                     cb.on_train_batch_begin(step, {})
