@@ -6,8 +6,8 @@ peak memory is its own and no run warms the caches of the next):
 
 * ``analytic``: kerastyle ``fit(engine='analytic')`` (what ``'auto'`` picks for these models);
 * ``autograd``: kerastyle ``fit(engine='autograd')``;
-* ``torch``: a plain PyTorch loop: shuffle once per epoch, slice batches, ``CrossEntropyLoss``,
-  ``backward()``, ``torch.optim.SGD``, ``loss.item()`` per step;
+* ``torch``: a plain PyTorch loop over standard ``nn.Linear`` modules: shuffle once per epoch,
+  slice batches, ``CrossEntropyLoss``, ``backward()``, ``torch.optim.SGD``, ``loss.item()`` per step;
 * ``keras``: Keras 3 on its torch backend, when ``import keras`` works.
 
 kerastyle and Keras train with ``metrics=['accuracy']`` as the lecture scripts do. The first
@@ -153,7 +153,16 @@ def worker(config: dict) -> dict:
         result["accuracy"] = reference.evaluate(xt, yt, batch_size=1000, verbose=0, return_dict=True)["accuracy"]
     elif run == "torch":
         from torch import nn
-        net = nn.Sequential(*list(reference.to_torch())[:-1])  # logits; same initial weights
+        # What a PyTorch user writes: standard nn.Linear modules (torch's own (out, in) weight layout),
+        # given the same initial weights; logits out, CrossEntropyLoss.
+        sizes = [784, *hidden, 10]
+        layers = []
+        for fan_in, fan_out in zip(sizes, sizes[1:]):
+            layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+        net = nn.Sequential(*layers[:-1])
+        with torch.no_grad():
+            for param, value in zip(net.parameters(), reference.to_torch().parameters()):
+                param.copy_(value)
         optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
         loss_fn = nn.CrossEntropyLoss()
         x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)

@@ -137,8 +137,7 @@ class Optimizer(torch.optim.Optimizer):
         if packed is None:
             return self.apply_gradients
 
-        @torch.no_grad()
-        def apply_packed():
+        def apply_packed():  # on detached views: no torch.no_grad() needed (it costs ~10 us a call)
             for group in packed:
                 self._apply(group.group, group.params, group.grads, group.slots)
                 group.group["iterations"] += 1
@@ -193,7 +192,7 @@ class _PackedGroup:
 
     def __init__(self, optimizer, group, flat_params, flat_grads):
         self.optimizer, self.group = optimizer, group
-        self.params, self.grads = [flat_params], [flat_grads]
+        self.params, self.grads = [flat_params.detach()], [flat_grads.detach()]
         self._flat_slots = {}  # name -> (flat slot, the first parameter's slot tensor)
 
     def slots(self, name, init=0.0):

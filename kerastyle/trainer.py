@@ -98,37 +98,37 @@ class AutogradEngine:
 
 
 class _MetricSums:
-    """Epoch sums of the training metrics. The fit loop only copies each batch's output into a
-    chunk buffer (one op per batch); the metric ops run once per chunk of about 64K values, or
-    when logs are read (progress bar, batch callbacks, epoch end). Same sums, bounded memory."""
+    """Epoch sums of the training metrics. The fit loop only keeps a reference to each batch's
+    output (no tensor work per batch); the metric ops run on the concatenated outputs once per
+    chunk of about 64K values, or when logs are read (progress bar, batch callbacks, epoch end).
+    Same sums, bounded memory."""
 
-    def __init__(self, updaters, n, batch_size, output_shape, dtype, device):
+    def __init__(self, updaters, output_shape, device):
         self.updaters = updaters
         self.totals = [torch.zeros((), device=device) for _ in updaters]
-        self.rows = min(n, max(batch_size, (1 << 16) // max(math.prod(output_shape[1:]), 1)))
-        self.outputs = torch.empty((self.rows, *output_shape[1:]), dtype=dtype, device=device) if updaters else None
-        self.targets, self.start, self.filled = None, 0, 0
+        self.chunk_rows = max(1, (1 << 16) // max(math.prod(output_shape[1:]), 1))
+        self.targets, self.start, self.pending, self.filled = None, 0, [], 0
 
     def new_epoch(self, targets):
         """Start over for an epoch whose batches are consecutive slices of ``targets``."""
-        self.targets, self.start, self.filled = targets, 0, 0
+        self.targets, self.start, self.pending, self.filled = targets, 0, [], 0
         for total in self.totals:
             total.zero_()
 
     def add(self, out):
-        if self.filled + out.shape[0] > self.rows:
-            self.flush()
-        self.outputs[self.filled:self.filled + out.shape[0]].copy_(out)
+        self.pending.append(out)
         self.filled += out.shape[0]
+        if self.filled >= self.chunk_rows:
+            self.flush()
 
     def flush(self):
         if self.filled:
             y = self.targets[self.start:self.start + self.filled]
-            out = self.outputs[:self.filled]
+            out = self.pending[0] if len(self.pending) == 1 else torch.cat(self.pending)
             for total, update in zip(self.totals, self.updaters):
                 total += update(y, out)
             self.start += self.filled
-            self.filled = 0
+            self.pending, self.filled = [], 0
 
 
 def make_engine(name, model, plan):
@@ -262,8 +262,7 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
     buffers = [torch.empty_like(t) if (shuffle and t is not None) else t for t in (x, y, weights)]
     x_batches, y_batches = buffers[0].split(batch_size), buffers[1].split(batch_size)
     w_batches = [None] * steps if weights is None else buffers[2].split(batch_size)
-    dtype = next((p.dtype for p in plan.net.parameters()), x.dtype)
-    metric_sums = _MetricSums(metric_updates, n, batch_size, model.output_shape, dtype, x.device)
+    metric_sums = _MetricSums(metric_updates, model.output_shape, x.device)
 
     def running_logs():
         logs = {"loss": loss_total / max(seen, 1)}
