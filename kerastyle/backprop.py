@@ -13,8 +13,10 @@ with ``p - y``.
 
 ``AnalyticEngine`` runs that chain without autograd: it works on detached aliases of the
 parameters (same storage, so optimizer updates are seen), writes the gradients into each
-parameter's ``.grad`` with ``out=`` (buffers reused every step), and lets the model's usual
-optimizer apply them. ``check_gradients`` compares it with ``torch.autograd`` on one batch.
+parameter's ``.grad`` with ``out=`` (the same tensors every step, packed end to end in one
+buffer laid out like the packed parameters, see ``kerastyle.packing``), and lets the model's
+usual optimizer apply them, which it then does on whole buffers. ``check_gradients`` compares
+it with ``torch.autograd`` on one batch.
 """
 
 from __future__ import annotations

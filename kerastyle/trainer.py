@@ -1,12 +1,12 @@
 """The training, evaluation and prediction loops behind ``Sequential``.
 
-One training step, in order: take the next batch (a slice of the epoch's
-shuffled copy), ``engine.forward_backward`` (forward, loss, gradients into
-``.grad``), check the loss is finite, the optimizer update (``step()``, or its bare
-``apply_gradients()`` when no step hooks are registered), accumulate the epoch
-averages, then batch callbacks and the progress bar. Everything else (tensor
-conversion, target checks, device placement, metric and engine set-up) happens
-once per ``fit``.
+One training step, in order: take the next batch (a view of the epoch's
+shuffled copy, split once per fit), ``engine.forward_backward`` (forward, loss,
+gradients into ``.grad``), check the loss is finite, the optimizer update (the
+function ``optimizer.update_function()`` chose once per fit), accumulate the
+epoch averages, then batch callbacks and the progress bar. Everything else
+(tensor conversion, target checks, device placement, metric and engine set-up,
+weight packing) happens once per ``fit``.
 """
 
 from __future__ import annotations

@@ -192,7 +192,7 @@ def test_analytic_fit_packs_weights_gradients_and_slots_and_stays_correct():
 
     plan = trainer.OutputPlan(twin)
     engine = backprop.AnalyticEngine(twin, plan)
-    for epoch in range(2):
+    for _epoch in range(2):
         for start in range(0, 64, 16):
             engine.forward_backward(x[start:start + 16], y[start:start + 16], None)
             twin.optimizer.apply_gradients()
