@@ -157,8 +157,10 @@ def worker(config: dict) -> dict:
         # given the same initial weights; logits out, CrossEntropyLoss.
         sizes = [784, *hidden, 10]
         layers = []
+        rng = torch.get_rng_state()  # building the modules must not change the shuffles that follow
         for fan_in, fan_out in zip(sizes, sizes[1:]):
             layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+        torch.set_rng_state(rng)
         net = nn.Sequential(*layers[:-1])
         with torch.no_grad():
             for param, value in zip(net.parameters(), reference.to_torch().parameters()):
