@@ -231,7 +231,8 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=2, help="steady epochs timed after one warm-up epoch")
     parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS))
     parser.add_argument("--repeats", type=int, default=1,
-                        help="run every configuration this many times, interleaved; report the fastest")
+                        help="run every configuration this many times, interleaved; report the fastest "
+                             "run and the ratio of each repeat (on a machine whose load varies)")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
     parser.add_argument("--train-size", type=int, default=0, help="use only the first N training images")
     parser.add_argument("--data", default=None, help="folder holding fashion-mnist/ (default: KERASTYLE_DATA)")
@@ -255,13 +256,15 @@ def main(argv=None) -> None:
     results = []
     for model in args.models:
         for bs in args.batch_sizes:
-            rows = {}
+            rows, by_repeat = {}, []
             for _ in range(args.repeats):
+                by_repeat.append({})
                 for run in args.runs:
                     config = {"run": run, "model": model, "batch_size": bs, "epochs": args.epochs,
                               "threads": args.threads, "train_size": args.train_size, "data": args.data}
                     row = _run_in_subprocess(config)
                     results.append({**config, **row})
+                    by_repeat[-1][run] = row.get("epoch_s")
                     if run not in rows or row.get("epoch_s", math.inf) < rows[run].get("epoch_s", math.inf):
                         rows[run] = row
             plain = rows.get("torch", {}).get("epoch_s")
@@ -279,6 +282,12 @@ def main(argv=None) -> None:
                 ratio = f"{row['epoch_s'] / plain:.2f}x" if plain else "-"
                 print(f"| {label:<22} | {row['epoch_s']:>8.3f} | {ratio:>8} | {row['accuracy']:>8.4f} | "
                       f"{row['peak_mb']:>8.0f} | {row['train_mb']:>9.1f} |")
+            if args.repeats > 1:  # runs next to each other in time see similar machine load
+                for run in (r for r in args.runs if r != "torch"):
+                    pairs = [f"{rep[run] / rep['torch']:.2f}x" for rep in by_repeat
+                             if rep.get(run) and rep.get("torch")]
+                    if pairs:
+                        print(f"{run} vs torch, each repeat paired in time: {', '.join(pairs)}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 
