@@ -192,6 +192,18 @@ def _check_number(owner, arg, value, low=None, high=None, high_open=False):
     return value
 
 
+def _checked_path_and_freq(owner, arg, path, save_freq) -> str:
+    """``path`` as a string for a callback that writes files once per epoch; clear errors otherwise."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{owner}: argument `{arg}` must be a non-empty path, got {path!r}.")
+    if not os.fspath(path):
+        raise ValueError(f"{owner}: argument `{arg}` must be a non-empty path, got {path!r}.")
+    if save_freq != "epoch":
+        raise ValueError(f"{owner}: argument `save_freq` must be 'epoch' (writing every N batches is not "
+                         f"supported), got {save_freq!r}.")
+    return os.fspath(path)
+
+
 def _learning_rate(model, owner) -> float:
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None:
@@ -219,12 +231,7 @@ class ModelCheckpoint(Callback):
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
                  mode="auto", save_freq="epoch", initial_value_threshold=None):
         super().__init__()
-        if not isinstance(filepath, (str, os.PathLike)) or not os.fspath(filepath):
-            raise TypeError(f"ModelCheckpoint: argument `filepath` must be a non-empty path, got {filepath!r}.")
-        if save_freq != "epoch":
-            raise ValueError(f"ModelCheckpoint: argument `save_freq` must be 'epoch' (saving every N batches "
-                             f"is not supported), got {save_freq!r}.")
-        self.filepath = os.fspath(filepath)
+        self.filepath = _checked_path_and_freq("ModelCheckpoint", "filepath", filepath, save_freq)
         self.monitor = monitor
         self.verbose = verbose
         self.save_best_only = bool(save_best_only)
@@ -441,12 +448,7 @@ class BackupAndRestore(Callback):
 
     def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
         super().__init__()
-        if not isinstance(backup_dir, (str, os.PathLike)) or not os.fspath(backup_dir):
-            raise ValueError(f"BackupAndRestore: argument `backup_dir` must be a non-empty path, got {backup_dir!r}.")
-        if save_freq != "epoch":
-            raise ValueError(f"BackupAndRestore: argument `save_freq` must be 'epoch' (backups every N batches "
-                             f"are not supported), got {save_freq!r}.")
-        self.backup_dir = os.fspath(backup_dir)
+        self.backup_dir = _checked_path_and_freq("BackupAndRestore", "backup_dir", backup_dir, save_freq)
         self.delete_checkpoint = bool(delete_checkpoint)
 
     @property
