@@ -20,6 +20,12 @@ and above the resident set at the start of training (data loaded, model built).
     python benchmarks/fit_speed.py                         # all models, batch 32 and 128
     python benchmarks/fit_speed.py --quick                 # 784-128-10, batch 32, 12,000 images
     python benchmarks/fit_speed.py --models 784-128-10 --batch-sizes 32 --epochs 3 --runs analytic torch
+    python benchmarks/fit_speed.py --models 784-128-10 --epochs 8 --runs analytic torch --paired
+
+With ``--paired`` each kerastyle engine also trains in one process with the plain loop, alternating
+epoch by epoch (the plain loop's epochs run from a callback between two kerastyle epochs, on their
+own clock and random generator), and the median of the per-epoch ratios is printed: epochs a second
+apart see the same machine load, which separate runs tens of seconds apart need not.
 
 Data: ``kerastyle.datasets.fashion_mnist`` (``KERASTYLE_DATA`` or ``--data``, a folder holding the
 four IDX ``.gz`` files); ``/work/shared/data`` is used when it exists and nothing else is set.
@@ -120,6 +126,43 @@ def _kerastyle_model(hidden):
     return model
 
 
+def _plain_torch_loop(hidden, reference, x, y, bs, generator=None):
+    """What a PyTorch user writes: standard ``nn.Linear`` modules (torch's own ``(out, in)`` weight
+    layout) with ``reference``'s initial weights, logits out, ``CrossEntropyLoss``, ``torch.optim.SGD``;
+    per epoch: shuffle, slice batches, ``backward()``, ``step()``, ``loss.item()``. Returns the network
+    and a function that trains one epoch and returns its seconds."""
+    import torch
+    from torch import nn
+    sizes = [784, *hidden, 10]
+    layers = []
+    rng = torch.get_rng_state()  # building the modules must not change the shuffles that follow
+    for fan_in, fan_out in zip(sizes, sizes[1:]):
+        layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+    torch.set_rng_state(rng)
+    net = nn.Sequential(*layers[:-1])
+    with torch.no_grad():
+        for param, value in zip(net.parameters(), reference.to_torch().parameters()):
+            param.copy_(value)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
+    n = len(x_t)
+
+    def train_epoch():
+        start = time.perf_counter()
+        order = torch.randperm(n, generator=generator)
+        xs, ys = x_t[order], y_t[order]
+        total = 0.0
+        for i in range(0, n, bs):
+            optimizer.zero_grad()
+            loss = loss_fn(net(xs[i:i + bs]), ys[i:i + bs])
+            loss.backward()
+            optimizer.step()
+            total += loss.item()
+        return time.perf_counter() - start
+    return net, train_epoch
+
+
 def worker(config: dict) -> dict:
     """Train one (run, model, batch size) and return its timings, accuracy and memory."""
     import numpy as np
@@ -152,38 +195,30 @@ def worker(config: dict) -> dict:
         result["engine"] = history.params["engine"]
         result["accuracy"] = reference.evaluate(xt, yt, batch_size=1000, verbose=0, return_dict=True)["accuracy"]
     elif run == "torch":
-        from torch import nn
-        # What a PyTorch user writes: standard nn.Linear modules (torch's own (out, in) weight layout),
-        # given the same initial weights; logits out, CrossEntropyLoss.
-        sizes = [784, *hidden, 10]
-        layers = []
-        rng = torch.get_rng_state()  # building the modules must not change the shuffles that follow
-        for fan_in, fan_out in zip(sizes, sizes[1:]):
-            layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
-        torch.set_rng_state(rng)
-        net = nn.Sequential(*layers[:-1])
-        with torch.no_grad():
-            for param, value in zip(net.parameters(), reference.to_torch().parameters()):
-                param.copy_(value)
-        optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-        loss_fn = nn.CrossEntropyLoss()
-        x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
-        n = len(x_t)
+        net, train_epoch = _plain_torch_loop(hidden, reference, x, y, bs)
         base = _start_peak()
         for _ in range(epochs):
-            start = time.perf_counter()
-            order = torch.randperm(n)
-            xs, ys = x_t[order], y_t[order]
-            total = 0.0
-            for i in range(0, n, bs):
-                optimizer.zero_grad()
-                loss = loss_fn(net(xs[i:i + bs]), ys[i:i + bs])
-                loss.backward()
-                optimizer.step()
-                total += loss.item()
-            times.append(time.perf_counter() - start)
+            times.append(train_epoch())
         with torch.no_grad():
             result["accuracy"] = float((net(torch.from_numpy(xt)).argmax(1) == torch.from_numpy(yt)).float().mean())
+    elif run.startswith("paired-"):  # a kerastyle engine and the plain loop alternating, epoch by epoch
+        from kerastyle.callbacks import Callback
+        net, train_epoch = _plain_torch_loop(hidden, reference, x, y, bs, torch.Generator().manual_seed(1))
+        plain_times = []
+
+        class Alternate(Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.start = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                times.append(time.perf_counter() - self.start)
+                plain_times.append(train_epoch())  # runs between two kerastyle epochs, on its own clock
+
+        base = _start_peak()
+        reference.fit(torch.from_numpy(x), torch.from_numpy(y), batch_size=bs, epochs=epochs, verbose=0,
+                      callbacks=[Alternate()], engine=run.split("-", 1)[1])
+        result["ratios"] = [a / b for a, b in zip(times[1:], plain_times[1:])]
+        result["accuracy"] = reference.evaluate(xt, yt, batch_size=1000, verbose=0, return_dict=True)["accuracy"]
     elif run == "keras":
         os.environ["KERAS_BACKEND"] = "torch"
         try:
@@ -233,6 +268,10 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=1,
                         help="run every configuration this many times, interleaved; report the fastest "
                              "run and the ratio of each repeat (on a machine whose load varies)")
+    parser.add_argument("--paired", action="store_true",
+                        help="also train each kerastyle engine in --runs and the plain loop in one process, "
+                             "alternating epoch by epoch, and print the per-epoch ratios (robust to a "
+                             "machine whose speed drifts from minute to minute)")
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
     parser.add_argument("--train-size", type=int, default=0, help="use only the first N training images")
     parser.add_argument("--data", default=None, help="folder holding fashion-mnist/ (default: KERASTYLE_DATA)")
@@ -288,6 +327,19 @@ def main(argv=None) -> None:
                              if rep.get(run) and rep.get("torch")]
                     if pairs:
                         print(f"{run} vs torch, each repeat paired in time: {', '.join(pairs)}")
+            for engine in (r for r in args.runs if args.paired and r in ("analytic", "autograd")):
+                config = {"run": f"paired-{engine}", "model": model, "batch_size": bs, "epochs": args.epochs,
+                          "threads": args.threads, "train_size": args.train_size, "data": args.data}
+                row = _run_in_subprocess(config)
+                results.append({**config, **row})
+                if "skipped" in row:
+                    print(f"{engine} vs torch, alternating epochs in one process: {row['skipped']}")
+                    continue
+                ratios = sorted(row["ratios"])
+                middle = (ratios[(len(ratios) - 1) // 2] + ratios[len(ratios) // 2]) / 2
+                print(f"{engine} vs torch, alternating epochs in one process: median {middle:.2f}x "
+                      f"({ratios[0]:.2f}x-{ratios[-1]:.2f}x over {len(ratios)} epoch pairs; "
+                      f"{engine} test acc {row['accuracy']:.4f})")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

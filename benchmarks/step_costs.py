@@ -1,0 +1,99 @@
+"""Where one training step of ``fit`` goes: kerastyle's engine step, split into its parts.
+
+For each engine and batch size this trains the lecture model (784-128-10 by default) on
+Fashion-MNIST with ``SGD(0.01, momentum=0.9)`` and times, per batch, the three things ``fit``
+does: ``engine.forward_backward`` (forward, loss and its gradient, backward), the optimizer
+update, and ``loss.item()``. It also alternates, epoch by epoch, with the same loop that skips
+the update: the difference is the update's whole cost, including what its writes to the weights
+cost the next step's matrix products (on a 2-core machine the two cores split the weights
+differently for the update and for the products, so the products then fetch lines the other
+core just wrote).
+
+    python benchmarks/step_costs.py                          # batch 32 and 128, analytic engine
+    python benchmarks/step_costs.py --engines analytic autograd --epochs 6
+
+Data: as ``fit_speed.py`` (``KERASTYLE_DATA``, ``--data`` or ``/work/shared/data``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fit_speed import MODELS, _kerastyle_model, load_fashion_mnist  # noqa: E402
+
+
+def measure(engine_name, hidden, batch_size, epochs, x, y):
+    """Per-batch medians (us) of the step's parts, and epoch medians (s) with and without the update."""
+    import torch
+    from kerastyle import trainer
+    torch.manual_seed(0)
+    model = _kerastyle_model(hidden)
+    model.fit(x[:batch_size], y[:batch_size], batch_size=batch_size, epochs=1, verbose=0, engine=engine_name)
+    plan = trainer.OutputPlan(model)
+    engine = trainer.make_engine(engine_name, model, plan)
+    update = model.optimizer.update_function(stable_grads=engine.stable_grads)
+    shuffled_x, shuffled_y = torch.empty_like(x), torch.empty_like(y)
+    batches = list(zip(shuffled_x.split(batch_size), shuffled_y.split(batch_size)))
+    parts = {"forward_backward": [], "update": [], "loss.item()": []}
+    epoch_s = {"full step": [], "step without the update": []}
+    clock = time.perf_counter
+    for epoch in range(2 * epochs + 2):  # alternate; the first pair warms up
+        order = torch.randperm(len(x))
+        torch.index_select(x, 0, order, out=shuffled_x)
+        torch.index_select(y, 0, order, out=shuffled_y)
+        with_update = epoch % 2 == 0
+        start = clock()
+        for xb, yb in batches:
+            t0 = clock()
+            loss, _ = engine.forward_backward(xb, yb, None)
+            t1 = clock()
+            if with_update:
+                update()
+            t2 = clock()
+            loss.item()
+            if with_update and epoch >= 2:
+                for name, seconds in zip(parts, (t1 - t0, t2 - t1, clock() - t2)):
+                    parts[name].append(seconds)
+        if epoch >= 2:
+            epoch_s["full step" if with_update else "step without the update"].append(clock() - start)
+    return ({name: statistics.median(v) * 1e6 for name, v in parts.items()},
+            {name: statistics.median(v) for name, v in epoch_s.items()})
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", choices=list(MODELS), default="784-128-10")
+    parser.add_argument("--engines", nargs="+", choices=["analytic", "autograd"], default=["analytic"])
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[32, 128])
+    parser.add_argument("--epochs", type=int, default=4, help="timed epochs of each kind (default 4)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--train-size", type=int, default=0, help="use only the first N training images")
+    parser.add_argument("--data", default=None)
+    args = parser.parse_args(argv)
+    import torch
+    torch.set_num_threads(args.threads)
+    x, y, _, _ = load_fashion_mnist(args.data)
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    if args.train_size:
+        x, y = x[:args.train_size], y[:args.train_size]
+    print(f"torch {torch.__version__}, {args.threads} threads, {args.model}, SGD(0.01, momentum=0.9), "
+          f"{len(x)} images, {args.epochs} epochs of each kind, alternating")
+    for engine_name in args.engines:
+        for batch_size in args.batch_sizes:
+            parts, epochs = measure(engine_name, MODELS[args.model], batch_size, args.epochs, x, y)
+            steps = -(-len(x) // batch_size)
+            full, bare = epochs["full step"], epochs["step without the update"]
+            print(f"\n{engine_name}, batch {batch_size}: {full:.3f} s/epoch, {full / steps * 1e6:.0f} us/step")
+            for name, micros in parts.items():
+                print(f"  {name:<18} {micros:8.1f} us (median per batch)")
+            print(f"  without the update {bare:.3f} s/epoch: the update's whole cost is "
+                  f"{(full - bare) / steps * 1e6:.0f} us/step, {(full - bare) / full:.0%} of the step")
+
+
+if __name__ == "__main__":
+    main()
