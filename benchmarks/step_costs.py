@@ -30,6 +30,7 @@ from fit_speed import MODELS, _kerastyle_model, load_fashion_mnist  # noqa: E402
 def measure(engine_name, hidden, batch_size, epochs, x, y):
     """Per-batch medians (us) of the step's parts, and epoch medians (s) with and without the update."""
     import torch
+
     from kerastyle import trainer
     torch.manual_seed(0)
     model = _kerastyle_model(hidden)

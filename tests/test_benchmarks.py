@@ -13,7 +13,6 @@ import subprocess
 import sys
 
 import pytest
-
 from test_examples import DATA, HAVE_FASHION, ROOT
 
 pytestmark = pytest.mark.skipif(not HAVE_FASHION, reason=f"Fashion-MNIST not found under {DATA}")

@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 from kerastyle.layers import Activation, Dense
 from kerastyle.models import Sequential
@@ -115,6 +116,15 @@ def test_non_finite_x(bad):
         model().fit(x, ONEHOT)
     with raises(ValueError, "`x`", "(3, 1)"):
         model().predict(x)
+
+
+def test_finite_data_whose_sum_overflows_is_accepted_and_nan_among_it_is_not():
+    from kerastyle.inputs import to_tensor
+    big = np.full((4, 3), 3e38, dtype=np.float32)  # every value finite, the float32 sum is inf
+    assert torch.equal(to_tensor(big, "x"), torch.from_numpy(big))
+    big[2, 1] = np.nan
+    with raises(ValueError, "`x`", "1 NaN", "(2, 1)"):
+        to_tensor(big, "x")
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
