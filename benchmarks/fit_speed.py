@@ -39,6 +39,7 @@ import json
 import math
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -244,9 +245,8 @@ def worker(config: dict) -> dict:
         result["accuracy"] = float(model.evaluate(xt, yt, batch_size=1000, verbose=0, return_dict=True)["accuracy"])
     else:
         raise ValueError(f"unknown run {run!r}")
-    steady = sorted(times[1:])
-    median = (steady[(len(steady) - 1) // 2] + steady[len(steady) // 2]) / 2
-    result.update(epoch_s=median, all_epochs_s=times, peak_mb=_peak_mb(), train_mb=_peak_mb() - base)
+    result.update(epoch_s=statistics.median(times[1:]), all_epochs_s=times, peak_mb=_peak_mb(),
+                  train_mb=_peak_mb() - base)
     return result
 
 
@@ -335,10 +335,10 @@ def main(argv=None) -> None:
                 if "skipped" in row:
                     print(f"{engine} vs torch, alternating epochs in one process: {row['skipped']}")
                     continue
-                ratios = sorted(row["ratios"])
-                middle = (ratios[(len(ratios) - 1) // 2] + ratios[len(ratios) // 2]) / 2
-                print(f"{engine} vs torch, alternating epochs in one process: median {middle:.2f}x "
-                      f"({ratios[0]:.2f}x-{ratios[-1]:.2f}x over {len(ratios)} epoch pairs; "
+                ratios = row["ratios"]
+                print(f"{engine} vs torch, alternating epochs in one process: median "
+                      f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}x-{max(ratios):.2f}x over "
+                      f"{len(ratios)} epoch pairs; "
                       f"{engine} test acc {row['accuracy']:.4f})")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

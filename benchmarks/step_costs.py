@@ -5,9 +5,8 @@ Fashion-MNIST with ``SGD(0.01, momentum=0.9)`` and times, per batch, the three t
 does: ``engine.forward_backward`` (forward, loss and its gradient, backward), the optimizer
 update, and ``loss.item()``. It also alternates, epoch by epoch, with the same loop that skips
 the update: the difference is the update's whole cost, including what its writes to the weights
-cost the next step's matrix products (on a 2-core machine the two cores split the weights
-differently for the update and for the products, so the products then fetch lines the other
-core just wrote).
+cost the next step's matrix products (the two cores split the weights one way for the update and
+another for the products, so a product may first have to fetch what the other core just wrote).
 
     python benchmarks/step_costs.py                          # batch 32 and 128, analytic engine
     python benchmarks/step_costs.py --engines analytic autograd --epochs 6
