@@ -179,8 +179,14 @@ def worker(config: dict) -> dict:
     initial = reference.get_weights()
     times, result = [], {"engine": run}
 
-    if run in ("analytic", "autograd"):
+    if run in ("analytic", "autograd") or run.startswith("paired-"):
+        # kerastyle fit; "paired-<engine>" also trains the plain loop for one epoch after each of its
+        # epochs (from the callback, on its own clock and random generator), so each pair sees the same load.
         from kerastyle.callbacks import Callback
+        engine = run.removeprefix("paired-")
+        plain_epoch = (_plain_torch_loop(hidden, reference, x, y, bs, torch.Generator().manual_seed(1))[1]
+                       if run.startswith("paired-") else None)
+        plain_times = []
 
         class EpochTimer(Callback):
             def on_epoch_begin(self, epoch, logs=None):
@@ -188,13 +194,16 @@ def worker(config: dict) -> dict:
 
             def on_epoch_end(self, epoch, logs=None):
                 times.append(time.perf_counter() - self.start)
+                if plain_epoch:
+                    plain_times.append(plain_epoch())
 
-        x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
         base = _start_peak()
-        history = reference.fit(x_t, y_t, batch_size=bs, epochs=epochs, verbose=0, callbacks=[EpochTimer()],
-                                engine=run)
+        history = reference.fit(torch.from_numpy(x), torch.from_numpy(y), batch_size=bs, epochs=epochs, verbose=0,
+                                callbacks=[EpochTimer()], engine=engine)
         result["engine"] = history.params["engine"]
         result["accuracy"] = reference.evaluate(xt, yt, batch_size=1000, verbose=0, return_dict=True)["accuracy"]
+        if plain_epoch:
+            result["ratios"] = [a / b for a, b in zip(times[1:], plain_times[1:])]
     elif run == "torch":
         net, train_epoch = _plain_torch_loop(hidden, reference, x, y, bs)
         base = _start_peak()
@@ -202,24 +211,6 @@ def worker(config: dict) -> dict:
             times.append(train_epoch())
         with torch.no_grad():
             result["accuracy"] = float((net(torch.from_numpy(xt)).argmax(1) == torch.from_numpy(yt)).float().mean())
-    elif run.startswith("paired-"):  # a kerastyle engine and the plain loop alternating, epoch by epoch
-        from kerastyle.callbacks import Callback
-        net, train_epoch = _plain_torch_loop(hidden, reference, x, y, bs, torch.Generator().manual_seed(1))
-        plain_times = []
-
-        class Alternate(Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                self.start = time.perf_counter()
-
-            def on_epoch_end(self, epoch, logs=None):
-                times.append(time.perf_counter() - self.start)
-                plain_times.append(train_epoch())  # runs between two kerastyle epochs, on its own clock
-
-        base = _start_peak()
-        reference.fit(torch.from_numpy(x), torch.from_numpy(y), batch_size=bs, epochs=epochs, verbose=0,
-                      callbacks=[Alternate()], engine=run.split("-", 1)[1])
-        result["ratios"] = [a / b for a, b in zip(times[1:], plain_times[1:])]
-        result["accuracy"] = reference.evaluate(xt, yt, batch_size=1000, verbose=0, return_dict=True)["accuracy"]
     elif run == "keras":
         os.environ["KERAS_BACKEND"] = "torch"
         try:
@@ -296,11 +287,12 @@ def main(argv=None) -> None:
     for model in args.models:
         for bs in args.batch_sizes:
             rows, by_repeat = {}, []
+            common = {"model": model, "batch_size": bs, "epochs": args.epochs, "threads": args.threads,
+                      "train_size": args.train_size, "data": args.data}
             for _ in range(args.repeats):
                 by_repeat.append({})
                 for run in args.runs:
-                    config = {"run": run, "model": model, "batch_size": bs, "epochs": args.epochs,
-                              "threads": args.threads, "train_size": args.train_size, "data": args.data}
+                    config = {**common, "run": run}
                     row = _run_in_subprocess(config)
                     results.append({**config, **row})
                     by_repeat[-1][run] = row.get("epoch_s")
@@ -328,8 +320,7 @@ def main(argv=None) -> None:
                     if pairs:
                         print(f"{run} vs torch, each repeat paired in time: {', '.join(pairs)}")
             for engine in (r for r in args.runs if args.paired and r in ("analytic", "autograd")):
-                config = {"run": f"paired-{engine}", "model": model, "batch_size": bs, "epochs": args.epochs,
-                          "threads": args.threads, "train_size": args.train_size, "data": args.data}
+                config = {**common, "run": f"paired-{engine}"}
                 row = _run_in_subprocess(config)
                 results.append({**config, **row})
                 if "skipped" in row:
