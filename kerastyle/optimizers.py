@@ -27,6 +27,34 @@ import torch.optim.optimizer as torch_optimizer
 from . import packing
 
 
+def _elementwise(name):
+    """``torch._foreach_<name>`` over a list of tensors, or the tensor op itself on one packed buffer.
+
+    The updates below are written once for both: a list (one tensor per parameter) or, for packed
+    groups (``kerastyle.packing``), one flat tensor. On CPU torch's foreach ops loop over the list
+    in C++ and cost more per call than the plain op (``_foreach_mul_`` even multiplies out of place
+    and copies back): 4-5% of an analytic SGD step on the lecture model, measured in one process
+    with the two updates taking turns every few steps."""
+    over_list = getattr(torch, f"_foreach_{name}")
+    if name == "maximum_":
+        def on_tensor(t, other):
+            return torch.maximum(t, other, out=t)
+    else:
+        on_tensor = getattr(torch.Tensor, name)
+
+    def apply(tensors, *args, **kwargs):
+        if isinstance(tensors, torch.Tensor):
+            return on_tensor(tensors, *args, **kwargs)
+        return over_list(tensors, *args, **kwargs)
+    apply.__name__ = name
+    return apply
+
+
+_add, _add_, _addcdiv_, _addcmul_, _lerp_, _maximum_, _mul, _mul_, _sqrt, _sqrt_, _sub, _sub_ = (
+    _elementwise(name) for name in ("add", "add_", "addcdiv_", "addcmul_", "lerp_", "maximum_", "mul",
+                                    "mul_", "sqrt", "sqrt_", "sub", "sub_"))
+
+
 class Optimizer(torch.optim.Optimizer):
     """Base: Keras hyper-parameters, the ``lr``/``decay`` aliases and deferred binding."""
 
@@ -115,7 +143,7 @@ class Optimizer(torch.optim.Optimizer):
     def _apply(self, group, params, grads, slots):
         lr = self.current_learning_rate(group)
         if group["weight_decay"]:
-            torch._foreach_mul_(params, 1.0 - lr * group["weight_decay"])
+            _mul_(params, 1.0 - lr * group["weight_decay"])
         self._update(group, params, grads, slots, lr)
 
     def update_function(self, stable_grads=False):
@@ -192,7 +220,7 @@ class _PackedGroup:
 
     def __init__(self, optimizer, group, flat_params, flat_grads):
         self.optimizer, self.group = optimizer, group
-        self.params, self.grads = [flat_params.detach()], [flat_grads.detach()]
+        self.params, self.grads = flat_params.detach(), flat_grads.detach()
         self._flat_slots = {}  # name -> (flat slot, the first parameter's slot tensor)
 
     def slots(self, name, init=0.0):
@@ -202,7 +230,7 @@ class _PackedGroup:
             tensors = self.optimizer._slots(members, name, init)
             cached = (packing.pack(tensors, like=members), tensors[0])
             self._flat_slots[name] = cached
-        return [cached[0]]
+        return cached[0]
 
 
 class SGD(Optimizer):
@@ -215,16 +243,16 @@ class SGD(Optimizer):
     def _update(self, group, params, grads, slots, lr):
         momentum = group["momentum"]
         if not momentum:
-            torch._foreach_add_(params, grads, alpha=-lr)
+            _add_(params, grads, alpha=-lr)
             return
         velocity = slots("momentum")
-        torch._foreach_mul_(velocity, momentum)
-        torch._foreach_add_(velocity, grads, alpha=-lr)
+        _mul_(velocity, momentum)
+        _add_(velocity, grads, alpha=-lr)
         if group["nesterov"]:
-            torch._foreach_add_(params, velocity, alpha=momentum)
-            torch._foreach_add_(params, grads, alpha=-lr)
+            _add_(params, velocity, alpha=momentum)
+            _add_(params, grads, alpha=-lr)
         else:
-            torch._foreach_add_(params, velocity)
+            _add_(params, velocity)
 
 
 class Adam(Optimizer):
@@ -240,17 +268,17 @@ class Adam(Optimizer):
     def _update(self, group, params, grads, slots, lr):
         b1, b2, t = group["beta_1"], group["beta_2"], group["iterations"] + 1
         m, v = slots("m"), slots("v")
-        torch._foreach_lerp_(m, grads, 1.0 - b1)
-        torch._foreach_mul_(v, b2)
-        torch._foreach_addcmul_(v, grads, grads, value=1.0 - b2)
+        _lerp_(m, grads, 1.0 - b1)
+        _mul_(v, b2)
+        _addcmul_(v, grads, grads, value=1.0 - b2)
         if group["amsgrad"]:
             v_hat = slots("v_hat")
-            torch._foreach_maximum_(v_hat, v)
+            _maximum_(v_hat, v)
             v = v_hat
         alpha = lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
-        denom = torch._foreach_sqrt(v)
-        torch._foreach_add_(denom, group["epsilon"])
-        torch._foreach_addcdiv_(params, m, denom, value=-alpha)
+        denom = _sqrt(v)
+        _add_(denom, group["epsilon"])
+        _addcdiv_(params, m, denom, value=-alpha)
 
 
 class RMSprop(Optimizer):
@@ -266,23 +294,23 @@ class RMSprop(Optimizer):
     def _update(self, group, params, grads, slots, lr):
         rho = group["rho"]
         v = slots("velocity")
-        torch._foreach_mul_(v, rho)
-        torch._foreach_addcmul_(v, grads, grads, value=1.0 - rho)
+        _mul_(v, rho)
+        _addcmul_(v, grads, grads, value=1.0 - rho)
         if group["centered"]:
             avg = slots("average_gradient")
-            torch._foreach_lerp_(avg, grads, 1.0 - rho)
-            denom = torch._foreach_sub(v, torch._foreach_mul(avg, avg))
+            _lerp_(avg, grads, 1.0 - rho)
+            denom = _sub(v, _mul(avg, avg))
         else:
-            denom = torch._foreach_add(v, 0.0)
-        torch._foreach_add_(denom, group["epsilon"])
-        torch._foreach_sqrt_(denom)
+            denom = _add(v, 0.0)
+        _add_(denom, group["epsilon"])
+        _sqrt_(denom)
         if group["momentum"]:
             mom = slots("momentum")
-            torch._foreach_mul_(mom, group["momentum"])
-            torch._foreach_addcdiv_(mom, grads, denom, value=lr)
-            torch._foreach_sub_(params, mom)
+            _mul_(mom, group["momentum"])
+            _addcdiv_(mom, grads, denom, value=lr)
+            _sub_(params, mom)
         else:
-            torch._foreach_addcdiv_(params, grads, denom, value=-lr)
+            _addcdiv_(params, grads, denom, value=-lr)
 
 
 class Adagrad(Optimizer):
@@ -296,10 +324,10 @@ class Adagrad(Optimizer):
 
     def _update(self, group, params, grads, slots, lr):
         acc = slots("accumulator", group["initial_accumulator_value"])
-        torch._foreach_addcmul_(acc, grads, grads)
-        denom = torch._foreach_add(acc, group["epsilon"])
-        torch._foreach_sqrt_(denom)
-        torch._foreach_addcdiv_(params, grads, denom, value=-lr)
+        _addcmul_(acc, grads, grads)
+        denom = _add(acc, group["epsilon"])
+        _sqrt_(denom)
+        _addcdiv_(params, grads, denom, value=-lr)
 
 
 ALIASES = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad}
