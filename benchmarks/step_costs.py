@@ -3,10 +3,10 @@
 For each engine and batch size this trains the lecture model (784-128-10 by default) on
 Fashion-MNIST with ``SGD(0.01, momentum=0.9)`` and times, per batch, the three things ``fit``
 does: ``engine.forward_backward`` (forward, loss and its gradient, backward), the optimizer
-update, and ``loss.item()``. It also alternates, epoch by epoch, with the same loop that skips
-the update: the difference is the update's whole cost, including what its writes to the weights
-cost the next step's matrix products (the two cores split the weights one way for the update and
-another for the products, so a product may first have to fetch what the other core just wrote).
+update, and ``loss.item()``. Each block of a few batches also runs a second time without the
+update (the two in turn, a fraction of a second apart, so both see the same machine load): the
+difference is the update's whole cost, including what its passes over memory cost the step's
+other operations.
 
     python benchmarks/step_costs.py                          # batch 32 and 128, analytic engine
     python benchmarks/step_costs.py --engines analytic autograd --epochs 6
@@ -26,8 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fit_speed import MODELS, _kerastyle_model, load_fashion_mnist  # noqa: E402
 
 
-def measure(engine_name, hidden, batch_size, epochs, x, y):
-    """Per-batch medians (us) of the step's parts, and epoch medians (s) with and without the update."""
+def measure(engine_name, hidden, batch_size, epochs, x, y, block=8):
+    """Per-batch medians (us) of the step's parts, and seconds per epoch with and without the update
+    (sums over the blocks, each block timed both ways in turn)."""
     import torch
 
     from kerastyle import trainer
@@ -40,15 +41,13 @@ def measure(engine_name, hidden, batch_size, epochs, x, y):
     shuffled_x, shuffled_y = torch.empty_like(x), torch.empty_like(y)
     batches = list(zip(shuffled_x.split(batch_size), shuffled_y.split(batch_size)))
     parts = {"forward_backward": [], "update": [], "loss.item()": []}
-    epoch_s = {"full step": [], "step without the update": []}
+    kinds = ("full step", "step without the update")
+    epoch_s = {kind: [] for kind in kinds}
     clock = time.perf_counter
-    for epoch in range(2 * epochs + 2):  # alternate; the first pair warms up
-        order = torch.randperm(len(x))
-        torch.index_select(x, 0, order, out=shuffled_x)
-        torch.index_select(y, 0, order, out=shuffled_y)
-        with_update = epoch % 2 == 0
+
+    def run_block(block_batches, with_update, record):
         start = clock()
-        for xb, yb in batches:
+        for xb, yb in block_batches:
             t0 = clock()
             loss, _ = engine.forward_backward(xb, yb, None)
             t1 = clock()
@@ -56,11 +55,23 @@ def measure(engine_name, hidden, batch_size, epochs, x, y):
                 update()
             t2 = clock()
             loss.item()
-            if with_update and epoch >= 2:
+            if record and with_update:
                 for name, seconds in zip(parts, (t1 - t0, t2 - t1, clock() - t2)):
                     parts[name].append(seconds)
-        if epoch >= 2:
-            epoch_s["full step" if with_update else "step without the update"].append(clock() - start)
+        return clock() - start
+
+    for epoch in range(epochs + 1):  # the first epoch warms up
+        order = torch.randperm(len(x))
+        torch.index_select(x, 0, order, out=shuffled_x)
+        torch.index_select(y, 0, order, out=shuffled_y)
+        totals = dict.fromkeys(kinds, 0.0)
+        for i, first in enumerate(range(0, len(batches), block)):
+            block_batches = batches[first:first + block]
+            for with_update in ((True, False) if i % 2 == 0 else (False, True)):  # alternate who goes first
+                totals[kinds[not with_update]] += run_block(block_batches, with_update, record=epoch > 0)
+        if epoch > 0:
+            for kind in kinds:
+                epoch_s[kind].append(totals[kind])
     return ({name: statistics.median(v) * 1e6 for name, v in parts.items()},
             {name: statistics.median(v) for name, v in epoch_s.items()})
 
@@ -70,7 +81,8 @@ def main(argv=None):
     parser.add_argument("--model", choices=list(MODELS), default="784-128-10")
     parser.add_argument("--engines", nargs="+", choices=["analytic", "autograd"], default=["analytic"])
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[32, 128])
-    parser.add_argument("--epochs", type=int, default=4, help="timed epochs of each kind (default 4)")
+    parser.add_argument("--epochs", type=int, default=4, help="timed epochs (default 4); each batch runs twice")
+    parser.add_argument("--block", type=int, default=8, help="batches per block of each kind (default 8)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--train-size", type=int, default=0, help="use only the first N training images")
     parser.add_argument("--data", default=None)
@@ -82,10 +94,10 @@ def main(argv=None):
     if args.train_size:
         x, y = x[:args.train_size], y[:args.train_size]
     print(f"torch {torch.__version__}, {args.threads} threads, {args.model}, SGD(0.01, momentum=0.9), "
-          f"{len(x)} images, {args.epochs} epochs of each kind, alternating")
+          f"{len(x)} images, {args.epochs} epochs, blocks of {args.block} batches with and without the update in turn")
     for engine_name in args.engines:
         for batch_size in args.batch_sizes:
-            parts, epochs = measure(engine_name, MODELS[args.model], batch_size, args.epochs, x, y)
+            parts, epochs = measure(engine_name, MODELS[args.model], batch_size, args.epochs, x, y, args.block)
             steps = -(-len(x) // batch_size)
             full, bare = epochs["full step"], epochs["step without the update"]
             print(f"\n{engine_name}, batch {batch_size}: {full:.3f} s/epoch, {full / steps * 1e6:.0f} us/step")
