@@ -187,7 +187,10 @@ class Optimizer(torch.optim.Optimizer):
         return packed
 
     def _update(self, group, params, grads, slots, lr):
-        """Update ``params`` in place from ``grads``; ``slots(name, init)`` gives the state tensors."""
+        """Update ``params`` in place from ``grads``; ``slots(name, init)`` gives the state tensors.
+
+        All three are lists with one tensor per parameter, or one packed tensor each (a packed
+        group); the ``_mul_``-style helpers above take either."""
         raise NotImplementedError
 
     def _slots(self, params, name, init=0.0):
