@@ -68,7 +68,8 @@ def measure(engine_name, hidden, batch_size, epochs, x, y, block=8):
         for i, first in enumerate(range(0, len(batches), block)):
             block_batches = batches[first:first + block]
             for with_update in ((True, False) if i % 2 == 0 else (False, True)):  # alternate who goes first
-                totals[kinds[not with_update]] += run_block(block_batches, with_update, record=epoch > 0)
+                kind = "full step" if with_update else "step without the update"
+                totals[kind] += run_block(block_batches, with_update, record=epoch > 0)
         if epoch > 0:
             for kind in kinds:
                 epoch_s[kind].append(totals[kind])
