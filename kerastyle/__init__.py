@@ -1,27 +1,33 @@
-"""kerastyle: the Keras Sequential API, trained by PyTorch.
+"""kerastyle: the Keras API, trained by PyTorch.
 
-``import kerastyle as keras`` and a Keras 2 lecture script runs with only its
-imports changed.
+``import kerastyle as keras`` and a Keras script runs with only its imports changed.
 """
 
 from . import (
-           activations,
-           backend,
-           callbacks,
-           datasets,
-           initializers,
-           layers,
-           losses,
-           metrics,
-           models,
-           optimizers,
-           utils,
+    activations,
+    backend,
+    backprop,
+    callbacks,
+    constraints,
+    datasets,
+    engines,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    regularizers,
+    saving,
+    trainers,
+    utils,
 )
 from .layers import Input
 from .models import Model, Sequential
 from .plotting import plot_history
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-__all__ = ["activations", "backend", "callbacks", "datasets", "initializers", "layers", "losses", "metrics", "models",
-           "optimizers", "utils", "Input", "Model", "Sequential", "plot_history", "__version__"]
+__all__ = ["activations", "backend", "backprop", "callbacks", "constraints", "datasets", "engines", "initializers",
+           "layers", "losses", "metrics", "models", "optimizers", "regularizers", "saving", "trainers", "utils",
+           "Input", "Model", "Sequential", "plot_history", "__version__"]

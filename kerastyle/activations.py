@@ -1,7 +1,10 @@
-"""Activation functions by Keras name, as functions and as ``torch.nn`` modules.
+"""Activation functions by Keras name, as functions, as ``torch.nn`` modules, and with their
+hand-derived derivatives for the analytic engine.
 
 ``get(identifier)`` turns a name, a kerastyle function or any callable into an
 ``nn.Module``; layers store that module, so ``to_torch()`` gives plain PyTorch.
+``analytic_op(module)`` gives the activation's forward and backward pass side by side
+(micrograd style): ``Y = f(Z)`` forward, ``dL/dZ = dL/dY * f'(Z)`` backward.
 """
 
 from __future__ import annotations
@@ -131,3 +134,133 @@ def name_of(module: nn.Module) -> str:
     if isinstance(module, Lambda):
         return module.name
     return _BY_MODULE_TYPE.get(type(module), type(module).__name__)
+
+
+# -- the derivatives, for the analytic engine ----------------------------------------------------
+class _IdentityOp:
+    def forward(self, x):
+        return x
+
+    def backward(self, g):
+        return g
+
+
+_mask_where_positive = torch.ops.aten.threshold_backward.default
+
+
+class _ReLUOp:
+    """relu'(z) = 1 for z > 0, else 0, read off the output: ``g * 1[y > 0]``, evaluated by torch's
+    one-kernel masked multiply (``threshold_backward(g, y, 0)``: g where y > 0, else 0). In place
+    when the engine owns its input (a fresh tensor nothing else keeps)."""
+
+    def __init__(self, inplace):
+        self.inplace = inplace
+        self.y = None
+
+    def forward(self, x):
+        self.y = torch.relu_(x) if self.inplace else torch.relu(x)
+        return self.y
+
+    def backward(self, g):
+        return _mask_where_positive(g, self.y, 0.0)
+
+
+class _LeakyReLUOp:
+    """f'(z) = 1 for z > 0, else the module's ``negative_slope``."""
+
+    def __init__(self, slope):
+        self.slope = slope
+        self.x = None
+
+    def forward(self, x):
+        self.x = x
+        return nn.functional.leaky_relu(x, self.slope)
+
+    def backward(self, g):
+        return torch.where(self.x > 0, g, g * self.slope)
+
+
+class _SigmoidOp:
+    """sigma'(z) = y (1 - y)."""
+
+    def forward(self, x):
+        self.y = torch.sigmoid(x)
+        return self.y
+
+    def backward(self, g):
+        return g.mul_(self.y).mul_(1.0 - self.y)
+
+
+class _TanhOp:
+    """tanh'(z) = 1 - y^2."""
+
+    def forward(self, x):
+        self.y = torch.tanh(x)
+        return self.y
+
+    def backward(self, g):
+        return g.mul_(1.0 - self.y.square())
+
+
+class _SoftmaxOp:
+    """Jacobian-vector product of softmax: ``y * (g - sum(g * y))`` along ``dim``."""
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, x):
+        self.y = torch.softmax(x, self.dim)
+        return self.y
+
+    def backward(self, g):
+        return self.y * (g - (g * self.y).sum(self.dim, keepdim=True))
+
+
+class _HardSigmoidOp:
+    """Keras 3 / torch hard sigmoid ``relu6(z + 3) / 6``: slope 1/6 on (-3, 3), else 0."""
+
+    def forward(self, x):
+        self.x = x
+        return nn.functional.hardsigmoid(x)
+
+    def backward(self, g):
+        return torch.where((self.x > -3.0) & (self.x < 3.0), g * (1.0 / 6.0), 0.0)
+
+
+class _RigidSigmoidOp:
+    """The lectures' rigid sigmoid ``clip((z + 1) / 2, 0, 1)``: slope 1/2 where ``0 <= (z + 1)/2 <= 1``."""
+
+    def forward(self, x):
+        self.t = (x + 1) * 0.5
+        return self.t.clamp(0.0, 1.0)
+
+    def backward(self, g):
+        return torch.where((self.t >= 0.0) & (self.t <= 1.0), g * 0.5, 0.0)
+
+
+_OPS = {
+    nn.Identity: lambda m, owned: _IdentityOp(),
+    nn.ReLU: lambda m, owned: _ReLUOp(inplace=owned),
+    nn.LeakyReLU: lambda m, owned: _LeakyReLUOp(m.negative_slope),
+    nn.Sigmoid: lambda m, owned: _SigmoidOp(),
+    nn.Tanh: lambda m, owned: _TanhOp(),
+    nn.Softmax: lambda m, owned: _SoftmaxOp(m.dim),
+    nn.Hardsigmoid: lambda m, owned: _HardSigmoidOp(),
+    RigidSigmoid: lambda m, owned: _RigidSigmoidOp(),
+}
+
+
+def unsupported_reason(module) -> str | None:
+    """Why the analytic engine has no derivative for activation ``module``, or None."""
+    if isinstance(module, Lambda):
+        return f"the custom activation {module.name!r} has no analytic derivative"
+    if type(module) not in _OPS:
+        return f"the activation {type(module).__name__} has no analytic derivative"
+    if isinstance(module, nn.Softmax) and module.dim is None:
+        return "a softmax without an explicit axis (dim=None)"
+    return None
+
+
+def analytic_op(module, input_owned: bool = False):
+    """The forward/backward op of activation ``module``; ``input_owned`` allows working in place."""
+    return _OPS[type(module)](module, input_owned)

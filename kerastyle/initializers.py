@@ -1,7 +1,7 @@
 """Weight initializers by Keras name, applied in place to torch tensors.
 
-torch stores a Dense kernel as ``(out, in)``; torch's fan computation reads that
-layout, so fan_in/fan_out mean the same as for Keras's ``(in, out)`` kernel.
+Weights are stored in Keras layouts (Dense kernel ``(in, out)``, convolution kernel
+``(*spatial, in, out)``), so fans are computed as Keras computes them.
 """
 
 from __future__ import annotations
@@ -20,9 +20,14 @@ def _truncated_normal(tensor, stddev):
 
 
 def _fans(tensor):
-    if tensor.dim() < 2:
-        return tensor.numel(), tensor.numel()
-    return nn.init._calculate_fan_in_and_fan_out(tensor)
+    """Keras's fans: ``(in, out)`` for a matrix; for a kernel ``(*spatial, in, out)`` each times the
+    receptive field size."""
+    shape = tuple(tensor.shape)
+    if len(shape) < 2:
+        size = shape[0] if shape else 1
+        return size, size
+    receptive = math.prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
 
 
 def glorot_uniform(t):
@@ -93,6 +98,17 @@ def name_of(fn) -> str:
 
 
 @torch.no_grad()
-def apply(identifier, tensor):
-    """Fill ``tensor`` using ``identifier`` without recording autograd history."""
-    return get(identifier)(tensor)
+def fill(identifier, tensor):
+    """Fill ``tensor`` in place from ``identifier``: a kerastyle initializer (name or function, filling in
+    place) or a Keras-style callable ``fn(shape, dtype=None)`` returning the values."""
+    fn = get(identifier)
+    if fn in _REGISTRY.values() or getattr(fn, "fills_in_place", False):
+        fn(tensor)
+        return tensor
+    value = fn(tuple(tensor.shape), dtype=tensor.dtype)
+    value = torch.as_tensor(value.detach() if torch.is_tensor(value) else value)
+    if tuple(value.shape) != tuple(tensor.shape):
+        raise ValueError(f"Initializer {name_of(fn)!r} returned shape {tuple(value.shape)} for a weight of shape "
+                         f"{tuple(tensor.shape)}; an initializer is called as fn(shape, dtype=None).")
+    tensor.copy_(value)
+    return tensor

@@ -27,6 +27,19 @@ class Metric:
     def batch_sum(self, y_true, y_pred, logits=False):
         return self.per_sample(y_true, y_pred, logits).sum()
 
+    # Stateful Keras interface (the trainer's): running sum and count over the epoch.
+    def reset_state(self):
+        self._total, self._count = 0.0, 0
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if not hasattr(self, "_total"):
+            self.reset_state()
+        self._total = self._total + self.batch_sum(y_true, y_pred)
+        self._count += y_pred.shape[0]
+
+    def result(self):
+        return float(self._total) / max(getattr(self, "_count", 0), 1)
+
     def __call__(self, y_true, y_pred):
         """Mean metric value for whole arrays (handy in tests and notebooks)."""
         y_pred = torch.as_tensor(y_pred, dtype=torch.float32)

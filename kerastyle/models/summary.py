@@ -1,15 +1,17 @@
 """``model.summary()``: the Keras 2 text table (tf.keras 2.7+ layout), and the
 lectures' weights-and-biases breakdown.
 
-Layout: width 65, columns at 29 and 55; each cell but the last is cut to its
-width minus a two-space gutter; the first column is indented by one space;
-each layer row is followed by a blank line; row counts are plain ints and the
+Layout: width 65, columns at 29 and 55 for Sequential models; width 98, columns at
+32, 53 and 65 with a "Connected to" column for other models. Each cell but the last
+is cut to its width minus a two-space gutter; the first column is indented by one
+space; each layer row is followed by a blank line; row counts are plain ints and the
 totals are comma-grouped.
 """
 
 from __future__ import annotations
 
 SEQUENTIAL_POSITIONS = (0.45, 0.85, 1.0)
+FUNCTIONAL_POSITIONS = (0.33, 0.55, 0.67, 1.0)
 
 
 def _row(fields, positions) -> list[str]:
@@ -36,21 +38,61 @@ def _row(fields, positions) -> list[str]:
     return lines
 
 
-def summary_lines(model, line_length=None, positions=None) -> list[str]:
-    line_length = line_length or 65
-    positions = positions or SEQUENTIAL_POSITIONS
+def _is_sequential_like(model) -> bool:
+    """Keras 2's rule: the short layout for Sequential models and functional chains."""
+    chain = getattr(model, "_chain", None)
+    return type(model).__name__ == "Sequential" or (chain is not None and chain() is not None)
+
+
+def _shape_text(layer, model) -> str:
+    from ..layers.input_layer import InputLayer
+    if isinstance(layer, InputLayer):
+        return f"[{layer.output_shape}]"
+    try:
+        return str(layer.output_shape)
+    except (AttributeError, ValueError):
+        return "multiple"
+
+
+def _connections(layer, model) -> str:
+    nodes = [n for n in layer._inbound_nodes if any(n is m for m in getattr(model, "_nodes", []))]
+    refs = [f"{t.node.layer.name}[{model.node_index_in_model(t.node)}][{t._keras_history[1]}]"
+            for node in nodes for t in node.input_tensors]
+    return str(refs)
+
+
+def summary_lines(model, line_length=None, positions=None, show_trainable=False) -> list[str]:
+    sequential = _is_sequential_like(model)
+    functional = hasattr(model, "_nodes") and not sequential
+    line_length = line_length or (65 if not functional else 98)
+    positions = positions or (SEQUENTIAL_POSITIONS if not functional else FUNCTIONAL_POSITIONS)
     if positions[-1] <= 1:
         positions = [int(line_length * p) for p in positions]
+    header = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if functional else [])
+    if show_trainable:
+        line_length += 11
+        positions = [*positions, line_length]
+        header.append("Trainable")
     lines = [f'Model: "{model.name}"', "_" * line_length]
-    lines += _row(["Layer (type)", "Output Shape", "Param #"], positions)
+    lines += _row(header, positions)
     lines.append("=" * line_length)
-    for layer in model.layers:
-        lines += _row([f"{layer.name} ({type(layer).__name__})", str(layer.output_shape),
-                       layer.count_params()], positions)
+    layers = model.layers
+    if functional or not sequential:
+        from ..layers.input_layer import InputLayer
+        layers = layers if functional else [la for la in layers if not isinstance(la, InputLayer)]
+    for layer in layers:
+        fields = [f"{layer.name} ({type(layer).__name__})", _shape_text(layer, model),
+                  layer.count_params() if layer.built else "0 (unused)"]
+        if functional:
+            fields.append(_connections(layer, model))
+        if show_trainable:
+            fields.append("Y" if layer.trainable else "N")
+        lines += _row(fields, positions)
         lines.append(" " * line_length)
     lines.append("=" * line_length)
-    trainable = sum(layer.count_params() for layer in model.layers if layer.trainable)
-    total = sum(layer.count_params() for layer in model.layers)
+    weights = model.weights
+    total = sum(p.numel() for p in weights)
+    trainable = sum(p.numel() for p in weights if p.requires_grad)
     lines += [f"Total params: {total:,}", f"Trainable params: {trainable:,}",
               f"Non-trainable params: {total - trainable:,}", "_" * line_length]
     return lines
@@ -61,10 +103,11 @@ def breakdown_lines(model) -> list[str]:
 
     Columns are the input and every layer that has parameters (hidden 1..k, output).
     """
-    weighted = [layer for layer in model.layers if layer.count_params()]
+    weighted = [layer for layer in model.layers if layer.built and layer.count_params()]
     names = ["input"] + [f"hidden {i + 1}" for i in range(len(weighted) - 1)] + ["output"]
     input_units = 1
-    for d in model.input_shape[1:]:
+    shape = model.input_shape[0] if isinstance(model.input_shape, list) else model.input_shape
+    for d in shape[1:]:
         input_units *= d
     units, weights, biases = [input_units], [None], [None]
     for layer in weighted:

@@ -1,0 +1,61 @@
+"""``BackupAndRestore``: resume an interrupted ``fit`` where it stopped."""
+
+from __future__ import annotations
+
+import os
+
+from .. import saving
+from .callback import Callback
+from .utils import checked_path_and_freq
+
+
+class BackupAndRestore(Callback):
+    """Back up the whole training state after every completed epoch; a restarted ``fit`` resumes from it.
+
+    The backup, ``<backup_dir>/backup.kerastyle`` (written atomically: temporary file, fsync,
+    rename), holds the weights, the optimizer state, the number of completed epochs, the history so
+    far and the states of the torch, numpy and python random generators. It is written when the next
+    epoch begins, after every callback has seen the completed epoch, so it holds what they logged. A
+    run killed at any point, SIGKILL included, and started again with the same call resumes after its
+    last backed-up epoch and ends with exactly the weights and history of an uninterrupted run. The
+    backup is deleted when training ends normally (``delete_checkpoint=True``); after an exception it
+    stays for the next run. The internal counters of other callbacks (EarlyStopping,
+    ReduceLROnPlateau) are not backed up, so they restart after a resume.
+    """
+
+    FILENAME = "backup.kerastyle"
+
+    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
+        super().__init__()
+        self.backup_dir = checked_path_and_freq("BackupAndRestore", "backup_dir", backup_dir, save_freq)
+        if os.path.exists(self.backup_dir) and not os.path.isdir(self.backup_dir):
+            raise ValueError(f"BackupAndRestore: argument `backup_dir` must be a directory (it is created if "
+                             f"missing), but {self.backup_dir!r} is an existing file.")
+        self.delete_checkpoint = bool(delete_checkpoint)
+        self._start_epoch = 0
+
+    @property
+    def filepath(self) -> str:
+        return os.path.join(self.backup_dir, self.FILENAME)
+
+    def on_train_begin(self, logs=None):
+        if os.path.isdir(self.backup_dir):  # temporary files left by a run killed while writing
+            for name in os.listdir(self.backup_dir):
+                if name.startswith(f".{self.FILENAME}.") and name.endswith(".tmp"):
+                    os.unlink(os.path.join(self.backup_dir, name))
+        if os.path.exists(self.filepath):
+            self.params["initial_epoch"] = saving.restore_backup(self.model, self.filepath, self.model.history)
+        self._start_epoch = self.params.get("initial_epoch", 0)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch > self._start_epoch:  # epoch - 1 is complete and every callback has seen it
+            os.makedirs(self.backup_dir, exist_ok=True)
+            saving.write_backup(self.model, self.filepath, epoch, self.model.history)
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint and os.path.exists(self.filepath):
+            os.unlink(self.filepath)
+            try:
+                os.rmdir(self.backup_dir)  # only if nothing else is in it
+            except OSError:
+                pass
