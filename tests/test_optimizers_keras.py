@@ -224,8 +224,8 @@ def test_get_config_with_a_schedule_round_trips_through_json():
     assert rebuilt.clipnorm == 2.0
     # the same entry rebuilt by Keras gives the same schedule values
     theirs = keras.optimizers.schedules.deserialize(
-        {"module": "keras.optimizers.schedules", "class_name": "CosineDecay", "config": config["learning_rate"]["config"],
-         "registered_name": None})
+        {"module": "keras.optimizers.schedules", "class_name": "CosineDecay",
+         "config": config["learning_rate"]["config"], "registered_name": None})
     for step in (0, 5, 10, 60, 200):
         assert rebuilt.schedule(step) == pytest.approx(float(theirs(step)), rel=1e-5)
 

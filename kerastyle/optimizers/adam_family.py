@@ -5,8 +5,23 @@ from __future__ import annotations
 
 import math
 
-from .optimizer import (BOOL, NON_NEGATIVE, UNIT, Optimizer, _abs, _add, _add_, _addcdiv_, _addcmul_, _lerp_,
-                        _maximum_, _mul, _mul_, _sqrt, check_number)
+from .optimizer import (
+    BOOL,
+    NON_NEGATIVE,
+    UNIT,
+    Optimizer,
+    _abs,
+    _add,
+    _add_,
+    _addcdiv_,
+    _addcmul_,
+    _lerp_,
+    _maximum_,
+    _mul,
+    _mul_,
+    _sqrt,
+    check_number,
+)
 
 _EPSILON = NON_NEGATIVE
 

@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
-from .optimizer import (BOOL, NON_NEGATIVE, UNIT, Optimizer, _add, _add_, _addcdiv_, _addcmul_, _div_, _lerp_, _mul,
-                        _mul_, _sqrt_, _sub, _sub_)
+from .optimizer import (
+    BOOL,
+    NON_NEGATIVE,
+    UNIT,
+    Optimizer,
+    _add,
+    _add_,
+    _addcdiv_,
+    _addcmul_,
+    _div_,
+    _lerp_,
+    _mul,
+    _mul_,
+    _sqrt_,
+    _sub,
+    _sub_,
+)
 
 
 def _epsilon(value):
