@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import kerastyle as ks
-from kerastyle import activations, backprop, losses, trainer
+from kerastyle import activations, backprop, losses
 from kerastyle.layers import Activation, Dense, Dropout, Flatten, Input
 
 HIDDEN = activations.names()  # every activation kerastyle knows
@@ -125,14 +125,14 @@ def test_three_layer_case_study_matches_the_lecture_formulas():
                            Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     model.set_weights([np.array(w1), np.array(b1), np.array(w2), np.array(b2), np.array([w3]).T, np.array([b3])])
-    engine = backprop.AnalyticEngine(model, trainer.OutputPlan(model))
+    engine = backprop.AnalyticEngine(model, model._compile_outputs())
     loss, out = engine.forward_backward(torch.tensor([x]), torch.tensor([[target]]), None)
     assert float(out) == pytest.approx(y_hat, rel=1e-6)
     assert float(loss) == pytest.approx((y_hat - target) ** 2, rel=1e-6)
     dense = model.layers
-    got = {"w1": dense[0].modules[0].weight.grad.T, "b1": dense[0].modules[0].bias.grad,
-           "w2": dense[1].modules[0].weight.grad.T, "b2": dense[1].modules[0].bias.grad,
-           "w3": dense[2].modules[0].weight.grad.T, "b3": dense[2].modules[0].bias.grad}
+    got = {"w1": dense[0].kernel.grad, "b1": dense[0].bias.grad,
+           "w2": dense[1].kernel.grad, "b2": dense[1].bias.grad,
+           "w3": dense[2].kernel.grad, "b3": dense[2].bias.grad}
     for key, value in expected.items():
         np.testing.assert_allclose(got[key].numpy(), np.array(value), rtol=1e-5, atol=1e-7, err_msg=key)
     assert backprop.check_gradients(model, [x], [[target]]).passed
@@ -211,9 +211,9 @@ def test_gradient_check_with_sample_weights_and_reductions(loss_id, reduction):
 
 
 def test_fused_plans_are_used_for_softmax_and_sigmoid_outputs():
-    assert trainer.OutputPlan(_combo_model("relu", "cce-softmax-fused")).fused
-    assert trainer.OutputPlan(_combo_model("relu", "bce-sigmoid-fused")).fused
-    assert not trainer.OutputPlan(_combo_model("relu", "cce-softmax-probabilities")).fused
+    assert _combo_model("relu", "cce-softmax-fused")._compile_outputs().fused
+    assert _combo_model("relu", "bce-sigmoid-fused")._compile_outputs().fused
+    assert not _combo_model("relu", "cce-softmax-probabilities")._compile_outputs().fused
 
 
 def test_leaky_relu_slope_comes_from_the_module():
@@ -235,7 +235,7 @@ def test_dense_on_three_dimensional_inputs():
 
 
 def test_hard_sigmoid_slope_is_exactly_one_sixth_by_finite_differences():
-    op = backprop._HardSigmoid()
+    op = activations._HardSigmoidOp()
     x = torch.tensor([-4.0, -2.9, -1.0, 0.0, 0.7, 2.99, 3.5], dtype=torch.float64)
     op.forward(x)
     grad = op.backward(torch.ones_like(x))
@@ -246,7 +246,7 @@ def test_hard_sigmoid_slope_is_exactly_one_sixth_by_finite_differences():
 
 
 def test_rigid_sigmoid_slope_is_one_half_inside_by_finite_differences():
-    op = backprop._RigidSigmoid()
+    op = activations._RigidSigmoidOp()
     x = torch.tensor([-1.5, -0.9, 0.0, 0.4, 0.99, 1.2], dtype=torch.float64)
     op.forward(x)
     grad = op.backward(torch.ones_like(x))
@@ -259,17 +259,17 @@ def test_dropout_backward_uses_the_forward_mask():
     torch.manual_seed(1)
     model = ks.Sequential([Input(shape=(5,)), Dense(64, activation="tanh"), Dropout(0.5), Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
-    engine = backprop.AnalyticEngine(model, trainer.OutputPlan(model))
+    engine = backprop.AnalyticEngine(model, model._compile_outputs())
     model.to_torch().train()
     engine.forward_backward(torch.ones(1, 5), torch.zeros(1, 1), None)
     kept = engine.ops[2].noise[0] != 0
     assert 0 < int(kept.sum()) < 64
     torch.testing.assert_close(engine.ops[2].noise[0][kept], torch.full((int(kept.sum()),), 2.0))
-    bias_grad = model.layers[0].modules[0].bias.grad
+    bias_grad = model.layers[0].bias.grad
     assert torch.all(bias_grad[~kept] == 0) and torch.all(bias_grad[kept] != 0)
     model.to_torch().eval()  # eval mode: dropout is the identity
     engine.forward_backward(torch.ones(1, 5), torch.zeros(1, 1), None)
-    assert engine.ops[2].noise is None and torch.all(model.layers[0].modules[0].bias.grad != 0)
+    assert engine.ops[2].noise is None and torch.all(model.layers[0].bias.grad != 0)
 
 
 def test_frozen_layers_get_no_gradient():
@@ -281,10 +281,10 @@ def test_frozen_layers_get_no_gradient():
     report = backprop.check_gradients(model, rng.normal(size=(8, 4)), rng.integers(0, 3, 8))
     trained = model.layers[1].name
     assert report.passed and [r[0] for r in report.rows] == [f"{trained}/kernel", f"{trained}/bias"]
-    engine = backprop.AnalyticEngine(model, trainer.OutputPlan(model))
+    engine = backprop.AnalyticEngine(model, model._compile_outputs())
     engine.forward_backward(torch.ones(2, 4), torch.tensor([0, 1]), None)
-    assert model.layers[0].modules[0].weight.grad is None
-    assert model.layers[1].modules[0].weight.grad is not None
+    assert model.layers[0].kernel.grad is None
+    assert model.layers[1].kernel.grad is not None
 
 
 def test_engine_never_modifies_the_input_batch():
@@ -293,7 +293,7 @@ def test_engine_never_modifies_the_input_batch():
     torch.manual_seed(0)
     model = ks.Sequential([Input(shape=(4,)), Dropout(0.0), Activation("relu"), Dense(2)])
     model.compile(optimizer="sgd", loss="mse")
-    engine = backprop.AnalyticEngine(model, trainer.OutputPlan(model))
+    engine = backprop.AnalyticEngine(model, model._compile_outputs())
     x = torch.tensor([[-1.0, 2.0, -3.0, 4.0]])
     engine.forward_backward(x, torch.zeros(1, 2), None)
     assert x.tolist() == [[-1.0, 2.0, -3.0, 4.0]]
@@ -303,7 +303,7 @@ def test_engine_builds_no_graph_and_reuses_gradient_buffers():
     torch.manual_seed(0)
     model = ks.Sequential([Input(shape=(4,)), Dense(6, activation="relu"), Dense(3, activation="softmax")])
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-    engine = backprop.AnalyticEngine(model, trainer.OutputPlan(model))
+    engine = backprop.AnalyticEngine(model, model._compile_outputs())
     x, y = torch.randn(5, 4), torch.tensor([0, 1, 2, 1, 0])
     loss, out = engine.forward_backward(x, y, None)
     assert loss.dim() == 0 and not loss.requires_grad and loss.grad_fn is None
@@ -341,7 +341,7 @@ def test_report_prints_a_table_and_does_not_change_the_model():
 
 def test_report_fails_on_a_wrong_derivative(monkeypatch):
     model = _small_model()
-    monkeypatch.setattr(backprop._Sigmoid, "backward", lambda self, g: g * self.y)  # drops the (1 - y)
+    monkeypatch.setattr(activations._SigmoidOp, "backward", lambda self, g: g * self.y)  # drops the (1 - y)
     rng = _rng(11)
     report = backprop.check_gradients(model, rng.normal(size=(6, 4)), rng.integers(0, 3, 6))
     assert not report.passed and report.max_rel > 1e-2
@@ -371,15 +371,15 @@ def test_unsupported_reason_names_the_layer_or_the_loss():
 
     model = ks.Sequential([Input(shape=(4,)), Dense(3, activation=swish, name="hidden"), Dense(2)])
     model.compile(optimizer="sgd", loss="mse")
-    reason = backprop.unsupported_reason(model, trainer.OutputPlan(model))
+    reason = backprop.unsupported_reason(model, model._compile_outputs())
     assert "'hidden'" in reason and "'swish'" in reason
     gelu = ks.Sequential([Input(shape=(4,)), Dense(3, activation=nn.GELU(), name="g"), Dense(2)])
     gelu.compile(optimizer="sgd", loss="mse")
-    assert "GELU" in backprop.unsupported_reason(gelu, trainer.OutputPlan(gelu))
+    assert "GELU" in backprop.unsupported_reason(gelu, gelu._compile_outputs())
     custom_loss = _small_model()
     custom_loss.compile(optimizer="sgd", loss=lambda yt, yp: (yt - yp).square().mean(-1))
-    assert "no analytic gradient" in backprop.unsupported_reason(custom_loss, trainer.OutputPlan(custom_loss))
-    assert backprop.unsupported_reason(_small_model(), trainer.OutputPlan(_small_model())) is None
+    assert "no analytic gradient" in backprop.unsupported_reason(custom_loss, custom_loss._compile_outputs())
+    assert backprop.unsupported_reason(_small_model(), _small_model()._compile_outputs()) is None
 
 
 def test_fit_engine_choice():

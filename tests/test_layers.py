@@ -31,10 +31,13 @@ def test_dense_kernel_layout_and_round_trip():
     for got, want in zip(model.get_weights(), new):
         np.testing.assert_array_equal(got, want)
 
-    linear = model.to_torch()[0]
-    assert isinstance(linear, nn.Linear)
-    np.testing.assert_array_equal(linear.weight.detach().cpu().numpy(), new[0].T)
-    np.testing.assert_array_equal(linear.bias.detach().cpu().numpy(), new[1])
+    dense = model.to_torch()[0]  # the Dense layer itself: an nn.Module holding Keras's (in, out) kernel
+    assert isinstance(dense, nn.Module)
+    np.testing.assert_array_equal(dense.kernel.detach().cpu().numpy(), new[0])
+    np.testing.assert_array_equal(dense.bias.detach().cpu().numpy(), new[1])
+    probe = torch.ones(2, 5)
+    torch_linear = nn.functional.linear(probe, dense.kernel.T, dense.bias)  # torch's (out, in) weight is kernel.T
+    np.testing.assert_allclose(dense(probe).detach().numpy(), torch_linear.detach().numpy(), rtol=1e-6)
 
     # y = x @ kernel + bias, layer by layer (no activations here).
     x = rng.normal(size=(4, 5)).astype(np.float32)
@@ -176,7 +179,7 @@ def test_callable_activation():
     model = Sequential([Input((4,)), Activation(lambda t: t * 3)])
     np.testing.assert_allclose(model.predict(np.ones((2, 4)), verbose=0), 3 * np.ones((2, 4)))
     model = Sequential([Input((4,)), Dense(4, activation=torch.tanh)])
-    assert isinstance(model.to_torch()[1], nn.Tanh)
+    assert isinstance(model.layers[0].activation, nn.Tanh)
 
 
 def test_to_torch_is_a_plain_module_sharing_parameters():
@@ -203,7 +206,7 @@ def test_to_torch_is_a_plain_module_sharing_parameters():
     assert last < 0.1 * first
     after = model.get_weights()
     assert not np.allclose(before[0], after[0])
-    np.testing.assert_array_equal(after[0], net[0].weight.detach().numpy().T)
+    np.testing.assert_array_equal(after[0], net[0].kernel.detach().numpy())
     # the kerastyle model sees the trained parameters
     np.testing.assert_allclose(model.predict(x, verbose=0), net(x).detach().numpy(), rtol=1e-6)
     model.compile(optimizer="sgd", loss="mse")

@@ -15,7 +15,7 @@ import torch
 
 import kerastyle as keras
 from kerastyle import losses
-from kerastyle.trainer import OutputPlan
+
 from kerastyle.utils import compute_class_weight
 
 EPS = 1e-7
@@ -154,7 +154,7 @@ def test_lecture_003_worked_table_logits_3_15_7_3():
     model = keras.Sequential([keras.layers.Dense(4, activation="softmax", input_shape=(1,))])
     model.set_weights([np.array([[3.0, 15.0, 7.0, 3.0]], np.float32), np.zeros(4, np.float32)])
     model.compile("sgd", losses.CategoricalFocalCrossentropy(alpha=1, gamma=0))
-    assert OutputPlan(model).fused
+    assert model._compile_outputs().fused
     close(model.evaluate(np.ones((1, 1)), onehot.numpy(), verbose=0), table_loss_nats, rel=1e-4)
     # an easy sample: with gamma = 2 its term is (1 - 0.99965237)^2 ~ 1.2e-7 times the CE term
     model.compile("sgd", losses.CategoricalFocalCrossentropy(alpha=1, gamma=2))
@@ -349,7 +349,7 @@ def test_losses_train_by_name_with_fused_activation(name):
     binary = name.startswith("binary")
     model = _classifier(units=1 if binary else 2, activation="sigmoid" if binary else "softmax")
     model.compile(keras.optimizers.SGD(learning_rate=0.5), name, metrics=["accuracy"])
-    assert OutputPlan(model).fused
+    assert model._compile_outputs().fused
     y = labels[:, None] if binary else labels if name.startswith("sparse") else np.eye(2)[labels]
     history = model.fit(x, y, epochs=15, batch_size=16, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]

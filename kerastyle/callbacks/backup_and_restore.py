@@ -14,10 +14,11 @@ class BackupAndRestore(Callback):
 
     The backup, ``<backup_dir>/backup.kerastyle`` (written atomically: temporary file, fsync,
     rename), holds the weights, the optimizer state, the number of completed epochs, the history so
-    far and the states of the torch, numpy and python random generators. It is written when the next
-    epoch begins, after every callback has seen the completed epoch, so it holds what they logged. A
-    run killed at any point, SIGKILL included, and started again with the same call resumes after its
-    last backed-up epoch and ends with exactly the weights and history of an uninterrupted run. The
+    far and the states of the torch, numpy and python random generators. It is written at each epoch's
+    end with that epoch's logs, so put it last in ``callbacks`` (after callbacks that add log keys, such
+    as LearningRateScheduler). A run killed at any point, SIGKILL included, and started again with the
+    same call resumes after its last completed epoch and ends with exactly the weights and history of an
+    uninterrupted run. The
     backup is deleted when training ends normally (``delete_checkpoint=True``); after an exception it
     stays for the next run. The internal counters of other callbacks (EarlyStopping,
     ReduceLROnPlateau) are not backed up, so they restart after a resume.
@@ -32,7 +33,6 @@ class BackupAndRestore(Callback):
             raise ValueError(f"BackupAndRestore: argument `backup_dir` must be a directory (it is created if "
                              f"missing), but {self.backup_dir!r} is an existing file.")
         self.delete_checkpoint = bool(delete_checkpoint)
-        self._start_epoch = 0
 
     @property
     def filepath(self) -> str:
@@ -45,12 +45,12 @@ class BackupAndRestore(Callback):
                     os.unlink(os.path.join(self.backup_dir, name))
         if os.path.exists(self.filepath):
             self.params["initial_epoch"] = saving.restore_backup(self.model, self.filepath, self.model.history)
-        self._start_epoch = self.params.get("initial_epoch", 0)
 
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch > self._start_epoch:  # epoch - 1 is complete and every callback has seen it
-            os.makedirs(self.backup_dir, exist_ok=True)
-            saving.write_backup(self.model, self.filepath, epoch, self.model.history)
+    def on_epoch_end(self, epoch, logs=None):
+        history = self.model.history
+        recorded = _HistoryWithEpoch(history, epoch, logs or {})
+        os.makedirs(self.backup_dir, exist_ok=True)
+        saving.write_backup(self.model, self.filepath, epoch + 1, recorded)
 
     def on_train_end(self, logs=None):
         if self.delete_checkpoint and os.path.exists(self.filepath):
@@ -59,3 +59,15 @@ class BackupAndRestore(Callback):
                 os.rmdir(self.backup_dir)  # only if nothing else is in it
             except OSError:
                 pass
+
+
+class _HistoryWithEpoch:
+    """The run's history with ``epoch``'s logs added (History records them after the user's callbacks)."""
+
+    def __init__(self, history, epoch, logs):
+        self.epoch = list(history.epoch)
+        self.history = {k: list(v) for k, v in history.history.items()}
+        if epoch not in self.epoch:
+            self.epoch.append(epoch)
+            for key, value in logs.items():
+                self.history.setdefault(key, []).append(value)

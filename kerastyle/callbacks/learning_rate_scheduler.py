@@ -35,7 +35,7 @@ class LearningRateScheduler(Callback):
         if isinstance(new, bool) or not isinstance(new, numbers.Real) or not math.isfinite(new) or new < 0:
             raise ValueError(f"LearningRateScheduler: `schedule` must return a finite number >= 0, got {new!r} "
                              f"for epoch {epoch}.")
-        setlearning_rate(self.model, new)
+        set_learning_rate(self.model, new)
         if self.verbose:
             print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(new)}.")
 

@@ -63,7 +63,7 @@ class ReduceLROnPlateau(Callback):
             self.wait += 1
             if self.wait >= self.patience and lr > self.min_lr:
                 new = max(lr * self.factor, self.min_lr)
-                setlearning_rate(self.model, new)
+                set_learning_rate(self.model, new)
                 if self.verbose:
                     print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}.")
                 self.cooldown_counter = self.cooldown

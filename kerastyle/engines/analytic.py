@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import torch
 
-from .. import losses, packing, regularizers
+from .. import activations, losses, packing, regularizers
 
 
 def model_chain(model):
@@ -62,6 +62,9 @@ def unsupported_reason(model, plan) -> str | None:
     for layer in chain:
         if layer.activity_regularizer is not None:
             return f"layer {layer.name!r} has an activity regularizer, which the analytic engine does not support"
+        activation = getattr(layer, "activation", None)
+        if isinstance(activation, torch.nn.Module) and activations.unsupported_reason(activation):
+            return f"layer {layer.name!r} uses {activations.unsupported_reason(activation)}"
         if layer.analytic_ops(False, False) is None:
             return f"layer {layer.name!r} ({type(layer).__name__}) has no hand-derived backward pass"
     return None
@@ -132,4 +135,4 @@ class AnalyticEngine:
         for value, param, regularizer in self.penalties:
             loss = loss + regularizer(value)
             param.grad.add_(regularizer.gradient(value))
-        return loss, x, None
+        return loss, x

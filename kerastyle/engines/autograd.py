@@ -16,9 +16,10 @@ class AutogradEngine:
         self.total_loss = plan.total_loss
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.penalties = model._all_regularizers()
+        self.parts = None
 
     def forward_backward(self, x, y, sample_weight):
-        """``(loss, outputs, per-output losses or None)`` for one batch, all detached."""
+        """``(loss, outputs)`` for one batch, detached; with several outputs their losses are in ``self.parts``."""
         for p in self.params:
             p.grad = None
         with collect_losses() as extra:
@@ -29,5 +30,6 @@ class AutogradEngine:
         for term in extra:
             loss = loss + term
         loss.backward()
-        detached = out.detach() if not isinstance(out, list) else [o.detach() for o in out]
-        return loss.detach(), detached, None if parts is None else [p.detach() for p in parts]
+        if parts is not None:
+            self.parts = [p.detach() for p in parts]
+        return loss.detach(), out.detach() if not isinstance(out, list) else [o.detach() for o in out]

@@ -13,13 +13,14 @@ class _DropoutOp:
     the input, divided by ``1 - rate``), so both engines consume the random stream alike; the backward
     pass multiplies by the same mask."""
 
-    def __init__(self, rate):
-        self.keep = 1.0 - rate
+    def __init__(self, layer):
+        self.layer = layer
+        self.keep = 1.0 - layer.rate
         self.noise = None
-        self.fresh_output = rate > 0  # x * noise is new and not kept (rate 0 passes x itself through)
+        self.fresh_output = layer.rate > 0  # x * noise is new and not kept (rate 0 passes x itself through)
 
     def forward(self, x):
-        if self.keep == 1.0:
+        if self.keep == 1.0 or not self.layer.training:
             self.noise = None
             return x
         if self.keep == 0.0:
@@ -58,7 +59,7 @@ class Dropout(Layer):
         return tuple(input_shape)
 
     def analytic_ops(self, need_input_grad, input_owned):
-        return [_DropoutOp(self.rate)]
+        return [_DropoutOp(self)]
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}

@@ -111,6 +111,64 @@ class _MetricAccumulator:
         return logs
 
 
+class _BatchLogs(dict):
+    """Batch logs for callbacks: ``loss`` at once; the metrics are computed only when a callback reads them
+    (reading metrics means updating them from the pending outputs: not needed for every callback)."""
+
+    def __init__(self, loss, complete):
+        super().__init__(loss=loss)
+        self._complete = complete
+        self._filled = False
+
+    def _fill(self):
+        if not self._filled:
+            self._filled = True
+            for key, value in self._complete().items():
+                super().setdefault(key, value)
+
+    def __getitem__(self, key):
+        if key != "loss":
+            self._fill()
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        if key != "loss":
+            self._fill()
+        return super().get(key, default)
+
+    def __contains__(self, key):
+        self._fill()
+        return super().__contains__(key)
+
+    def __iter__(self):
+        self._fill()
+        return super().__iter__()
+
+    def __len__(self):
+        self._fill()
+        return super().__len__()
+
+    def items(self):
+        self._fill()
+        return super().items()
+
+    def keys(self):
+        self._fill()
+        return super().keys()
+
+    def values(self):
+        self._fill()
+        return super().values()
+
+    def copy(self):
+        self._fill()
+        return dict(self)
+
+    def __repr__(self):
+        self._fill()
+        return super().__repr__()
+
+
 def _callbacks_list(callbacks):
     if callbacks is None:
         return []
@@ -206,16 +264,16 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
 
             for step, (xb, yb, wb) in enumerate(batches.new_epoch()):
                 if cbs.batch_begin:
-                    for cb in cbs.batch_begin:
-                        cb.on_train_batch_begin(step, {})
-                loss, out, parts = eng.forward_backward(xb, yb, wb)
+                    for hook in cbs.batch_begin:
+                        hook(step, {})
+                loss, out = eng.forward_backward(xb, yb, wb)
                 value, weights_value = torch.stack((loss.float(), checked.float())).tolist()
                 if not (math.isfinite(value) and math.isfinite(weights_value)):
                     if math.isfinite(value) and _all_finite(params):  # a finite sum that overflowed
                         pass
                     else:
                         halted = _non_finite(model, cbs, params, snapshot, epoch, step, steps, value,
-                                             weights_value, optimizer)
+                                             weights_value, optimizer)  # (step: the update of batch `step`)
                         break
                 apply_update()
                 for param, constraint in constrained:
@@ -225,21 +283,21 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
                 size = (xb if torch.is_tensor(xb) else xb[0]).shape[0]
                 loss_total += value * size
                 seen += size
-                if parts is not None:
-                    for i, part in enumerate(parts):
+                if part_names is not None:
+                    for i, part in enumerate(eng.parts):
                         part_totals[i] += part * size
                 metric_acc.add(yb, out)
                 if cbs.batch_end:
-                    batch_logs = running_logs()
-                    for cb in cbs.batch_end:
-                        cb.on_train_batch_end(step, batch_logs)
+                    batch_logs = _BatchLogs(loss_total / seen, running_logs)
+                    for hook in cbs.batch_end:
+                        hook(step, batch_logs)
                 bar.update(step + 1, running_logs)
                 if model.stop_training:
                     break
             if halted:
                 break
             if not math.isfinite(float(checked)) and not _all_finite(params):
-                halted = _non_finite(model, cbs, params, snapshot, epoch, steps - 1, steps, value, float("nan"),
+                halted = _non_finite(model, cbs, params, snapshot, epoch, steps, steps, value, float("nan"),
                                      optimizer)
                 break
 
@@ -266,12 +324,13 @@ def _non_finite(model, cbs, params, snapshot, epoch, step, steps, value, weights
     restored = _restore(params, snapshot)
     reported = value if not math.isfinite(value) else float("nan")
     model.stop_training = False
-    for cb in cbs.batch_end:
-        cb.on_train_batch_end(step, {"loss": reported})
+    for hook in cbs.batch_end:
+        hook(step, {"loss": reported})
     if model.stop_training:
         return True
     if math.isfinite(value):
-        what = f"an update made the weights non-finite ({weights_value}) at epoch {epoch + 1}, batch {step} of {steps}"
+        what = (f"the update of epoch {epoch + 1}, batch {max(step, 1)} of {steps} made the weights non-finite "
+                f"({weights_value})")
     else:
         what = f"the loss became {value} at epoch {epoch + 1}, batch {step + 1} of {steps}"
     where = ("restored to the last finite ones seen at an epoch start" if restored else
