@@ -66,14 +66,10 @@ class OutputPlan:
         self.body = nn.Sequential(*modules[:-1]) if self.fused else self.net
 
     def metric_updaters(self, metrics):
-        """One function per metric: ``(y, out) -> 0-d tensor`` sum over the batch."""
-        updaters = []
-        for metric in metrics:
-            if self.fused and metric.needs_probabilities:
-                updaters.append(lambda y, z, m=metric: m.batch_sum(y, self.activation(z)))
-            else:
-                updaters.append(lambda y, out, m=metric: m.batch_sum(y, out, self.fused))
-        return updaters
+        """One function per metric: ``(y, out) -> None`` adds rows to the metric's state, given
+        probabilities (the activation applied when the loss works on logits)."""
+        act = self.activation if self.fused else None
+        return [lambda y, out, m=metric: m.update_state(y, out if act is None else act(out)) for metric in metrics]
 
 
 class AutogradEngine:
@@ -103,17 +99,17 @@ class _MetricSums:
     chunk of about 64K values, or when logs are read (progress bar, batch callbacks, epoch end).
     Same sums, bounded memory."""
 
-    def __init__(self, updaters, output_shape, device):
+    def __init__(self, updaters, metrics, output_shape):
         self.updaters = updaters
-        self.totals = [torch.zeros((), device=device) for _ in updaters]
+        self.metrics = metrics
         self.chunk_rows = max(1, (1 << 16) // max(math.prod(output_shape[1:]), 1))
         self.targets, self.start, self.pending, self.filled = None, 0, [], 0
 
     def new_epoch(self, targets):
         """Start over for an epoch whose batches are consecutive slices of ``targets``."""
         self.targets, self.start, self.pending, self.filled = targets, 0, [], 0
-        for total in self.totals:
-            total.zero_()
+        for metric in self.metrics:
+            metric.reset_state()
 
     def add(self, out):
         self.pending.append(out)
@@ -125,8 +121,8 @@ class _MetricSums:
         if self.filled:
             y = self.targets[self.start:self.start + self.filled]
             out = self.pending[0] if len(self.pending) == 1 else torch.cat(self.pending)
-            for total, update in zip(self.totals, self.updaters):
-                total += update(y, out)
+            for update in self.updaters:
+                update(y, out)
             self.start += self.filled
             self.pending, self.filled = [], 0
 
@@ -262,13 +258,13 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
     buffers = [torch.empty_like(t) if (shuffle and t is not None) else t for t in (x, y, weights)]
     x_batches, y_batches = buffers[0].split(batch_size), buffers[1].split(batch_size)
     w_batches = [None] * steps if weights is None else buffers[2].split(batch_size)
-    metric_sums = _MetricSums(metric_updates, model.output_shape, x.device)
+    metric_sums = _MetricSums(metric_updates, model.metrics, model.output_shape)
 
     def running_logs():
         logs = {"loss": loss_total / max(seen, 1)}
         metric_sums.flush()
-        for name, total in zip(metric_names, metric_sums.totals):
-            logs[name] = float(total) / max(seen, 1)
+        for name, metric in zip(metric_names, model.metrics):
+            logs[name] = float(metric.result())
         return logs
 
     cbs.call("on_train_begin", {})
@@ -364,7 +360,9 @@ def _evaluate_tensors(model, plan, x, y, weights, batch_size):
     was_training = plan.net.training
     plan.net.eval()
     updaters = plan.metric_updaters(model.metrics)
-    loss_total, totals = 0.0, [0.0] * len(updaters)
+    for metric in model.metrics:
+        metric.reset_state()
+    loss_total = 0.0
     n = x.shape[0]
     for start in range(0, n, batch_size):
         xb, yb = x[start:start + batch_size], y[start:start + batch_size]
@@ -372,11 +370,11 @@ def _evaluate_tensors(model, plan, x, y, weights, batch_size):
         out = plan.body(xb)
         loss = model.loss.reduce(model.loss.per_sample(yb, out, plan.fused), wb)
         loss_total += float(loss) * xb.shape[0]
-        for i, update in enumerate(updaters):
-            totals[i] += float(update(yb, out))
+        for update in updaters:
+            update(yb, out)
     plan.net.train(was_training)
     logs = {"loss": loss_total / n}
-    logs.update({m.name: t / n for m, t in zip(model.metrics, totals)})
+    logs.update({m.name: float(m.result()) for m in model.metrics})
     return logs
 
 

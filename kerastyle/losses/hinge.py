@@ -44,9 +44,9 @@ def _categorical_hinge(y_true, y_pred):
     return (neg - pos + 1.0).clamp_min(0.0)
 
 
-hinge = functional(_hinge)
-squared_hinge = functional(_squared_hinge)
-categorical_hinge = functional(_categorical_hinge)
+hinge = functional(_hinge, "hinge")
+squared_hinge = functional(_squared_hinge, "squared_hinge")
+categorical_hinge = functional(_categorical_hinge, "categorical_hinge")
 
 
 class Hinge(ElementwiseLoss):

@@ -70,7 +70,7 @@ def same_rank(y_true, y_pred):
     return y_true, y_pred
 
 
-def functional(fn):
+def functional(fn, name=None):
     """Make a per-sample loss function accept arrays, lists and tensors (as Keras's functions do):
     ``y_pred`` becomes a float tensor, ``y_true`` a tensor of its dtype on its device, same rank."""
     @functools.wraps(fn)
@@ -80,6 +80,8 @@ def functional(fn):
         y_true, y_pred = same_rank(y_true, y_pred)
         return fn(y_true, y_pred, *args, **kwargs)
     wrapper.raw = fn
+    if name:
+        wrapper.__name__ = wrapper.__qualname__ = name
     return wrapper
 
 

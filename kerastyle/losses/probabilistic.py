@@ -56,11 +56,11 @@ def _poisson(y_true, y_pred):
     return _poisson_elements(y_true, y_pred)[0].mean(dim=-1)
 
 
-binary_crossentropy = functional(_bce)
-categorical_crossentropy = functional(_cce)
-sparse_categorical_crossentropy = functional(_scce)
-kl_divergence = functional(_kld)
-poisson = functional(_poisson)
+binary_crossentropy = functional(_bce, "binary_crossentropy")
+categorical_crossentropy = functional(_cce, "categorical_crossentropy")
+sparse_categorical_crossentropy = functional(_scce, "sparse_categorical_crossentropy")
+kl_divergence = functional(_kld, "kl_divergence")
+poisson = functional(_poisson, "poisson")
 
 
 def _ce_on_probabilities(y, out):

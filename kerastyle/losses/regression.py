@@ -76,13 +76,13 @@ def _cosine_similarity(y_true, y_pred, axis=-1):
     return -(_l2_normalize(y_true, axis) * _l2_normalize(y_pred, axis)).sum(dim=axis)
 
 
-mean_squared_error = functional(_mse)
-mean_absolute_error = functional(_mae)
-mean_absolute_percentage_error = functional(_mape)
-mean_squared_logarithmic_error = functional(_msle)
-huber = functional(_huber)
-log_cosh = functional(_log_cosh)
-cosine_similarity = functional(_cosine_similarity)
+mean_squared_error = functional(_mse, "mean_squared_error")
+mean_absolute_error = functional(_mae, "mean_absolute_error")
+mean_absolute_percentage_error = functional(_mape, "mean_absolute_percentage_error")
+mean_squared_logarithmic_error = functional(_msle, "mean_squared_logarithmic_error")
+huber = functional(_huber, "huber")
+log_cosh = functional(_log_cosh, "log_cosh")
+cosine_similarity = functional(_cosine_similarity, "cosine_similarity")
 
 
 # -- classes ---------------------------------------------------------------------------------
