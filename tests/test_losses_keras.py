@@ -232,12 +232,15 @@ def test_custom_loss_scalar_or_misaligned_values_with_sample_weight():
         model.fit(X, y, epochs=1, batch_size=20, verbose=0, sample_weight=np.ones(20))
 
 
-def test_custom_per_element_loss_weights_each_sample_as_keras(keras):
+def test_custom_per_element_loss_as_keras(keras):
+    """Per-element values: averaged over all elements without weights (as Keras); with
+    sample_weight Keras fails with a broadcasting error, kerastyle says what to return."""
+    from keras.src.losses.losses import LossFunctionWrapper
+
     def per_element(y_true, y_pred):
         return (y_true - y_pred) ** 2
 
-    y, p = Y_REG, P_REG
-    from keras.src.losses.losses import LossFunctionWrapper
-    expected = float(LossFunctionWrapper(lambda a, b: (a - b) ** 2)(y, p, sample_weight=WEIGHTS))
-    got = float(losses.LossFunctionWrapper(per_element)(y, p, sample_weight=WEIGHTS))
-    assert got == pytest.approx(expected, rel=1e-5)
+    expected = float(LossFunctionWrapper(per_element)(Y_REG, P_REG))
+    assert float(losses.LossFunctionWrapper(per_element)(Y_REG, P_REG)) == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match=r"per-element values of shape \(6, 4\).*one value per sample"):
+        losses.LossFunctionWrapper(per_element)(Y_REG, P_REG, sample_weight=WEIGHTS)

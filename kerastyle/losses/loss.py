@@ -339,8 +339,10 @@ class LossFunctionWrapper(Loss):
                 raise ValueError(f"Loss function {self.name!r} returned values of shape {tuple(values.shape)}, "
                                  f"which do not line up with `sample_weight` of shape "
                                  f"{tuple(sample_weight.shape)}. {_LOSS_SHAPE}")
-            if values.dim() > 1:  # per-element values: each sample's weight covers its elements (Keras)
-                sample_weight = sample_weight.reshape(-1, *([1] * (values.dim() - 1))).expand_as(values)
+            if values.dim() > 1:  # Keras fails here with a broadcasting error
+                raise ValueError(f"Loss function {self.name!r} returned per-element values of shape "
+                                 f"{tuple(values.shape)}; with `sample_weight` it must return one value per "
+                                 f"sample (reduce the other axes, e.g. `.mean(dim=-1)`). {_LOSS_SHAPE}")
         return super().reduce(values, sample_weight)
 
     def get_config(self):
