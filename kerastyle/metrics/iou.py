@@ -11,7 +11,9 @@ class MeanIoU(Metric):
     """Mean over classes of ``tp / (tp + fp + fn)`` (classes never seen nor predicted left out).
 
     ``sparse_y_true``/``sparse_y_pred`` False mean one-hot targets / per-class scores, reduced by
-    argmax along ``axis``; ``ignore_class`` drops pixels/samples of that true class.
+    argmax along ``axis``; ``ignore_class`` drops pixels/samples of that true class, and ids outside
+    ``[0, num_classes)`` are ignored (as Keras). Weights stay floats (Keras's int32 default
+    truncates fractional weights).
     """
 
     def __init__(self, num_classes, name=None, dtype=None, ignore_class=None, sparse_y_true=True,
@@ -37,11 +39,8 @@ class MeanIoU(Metric):
             keep = labels != self.ignore_class
             labels, predictions, weights = labels[keep], predictions[keep], weights[keep]
         k = self.num_classes
-        bad = (labels < 0) | (labels >= k) | (predictions < 0) | (predictions >= k)
-        if bool(bad.any()):
-            raise ValueError(f"MeanIoU: class ids must be in [0, {k - 1}] (num_classes={k}); got labels in "
-                             f"[{int(labels.min())}, {int(labels.max())}] and predictions in "
-                             f"[{int(predictions.min())}, {int(predictions.max())}].")
+        inside = (labels >= 0) & (labels < k) & (predictions >= 0) & (predictions < k)  # others ignored, as Keras
+        labels, predictions, weights = labels[inside], predictions[inside], weights[inside]
         cm = torch.bincount(labels * k + predictions, weights, k * k).reshape(k, k)
         self.total_cm.assign_add(cm)
 

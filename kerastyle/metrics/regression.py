@@ -104,7 +104,7 @@ class R2Score(Metric):
         total.assign_add((y_true * w).sum(0))
         total_mse.assign_add(((y_true - y_pred).square() * w).sum(0))
         count.assign_add(w.sum(0))
-        self.num_samples.assign_add(y_true.shape[0])
+        self.num_samples.assign_add(y_true.numel())  # Keras counts elements, not rows
 
     def result(self):
         if self._sums is None:
