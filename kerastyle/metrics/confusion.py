@@ -156,9 +156,6 @@ class AUC(Metric):
             self._counts = [self.add_variable(shape, name=n)
                             for n in ("true_positives", "false_positives", "true_negatives", "false_negatives")]
 
-    def reset_state(self):
-        super().reset_state()
-
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_true, y_pred, sample_weight = tensors(y_true, y_pred, sample_weight)
         if y_true.dim() == y_pred.dim() - 1:
