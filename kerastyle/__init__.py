@@ -16,6 +16,7 @@ from . import (
     losses,
     metrics,
     models,
+    ops,
     optimizers,
     regularizers,
     saving,
@@ -29,5 +30,5 @@ from .plotting import plot_history
 __version__ = "0.2.0"
 
 __all__ = ["activations", "backend", "backprop", "callbacks", "constraints", "datasets", "engines", "initializers",
-           "layers", "losses", "metrics", "models", "optimizers", "regularizers", "saving", "trainers", "utils",
+           "layers", "losses", "metrics", "models", "ops", "optimizers", "regularizers", "saving", "trainers", "utils",
            "Input", "Model", "Sequential", "plot_history", "__version__"]

@@ -1,20 +1,16 @@
-"""Session state: the one place that decides the device, and Keras-style layer names.
+"""The one place that decides the device every kerastyle tensor goes to.
 
-Every tensor kerastyle creates goes to ``get_device()``: CUDA when available,
-unless ``set_device()`` or the ``KERASTYLE_DEVICE`` environment variable says
-otherwise. Layer and model names come from per-session counters, so the first
-``Dense`` is ``dense``, the next ``dense_1``, as in Keras.
+CUDA when available, unless ``set_device()`` or the ``KERASTYLE_DEVICE`` environment variable says
+otherwise.
 """
 
 from __future__ import annotations
 
 import os
-from collections import defaultdict
 
 import torch
 
 _device: torch.device | None = None
-_name_counts: defaultdict[str, int] = defaultdict(int)
 
 
 def get_device() -> torch.device:
@@ -46,15 +42,3 @@ def _parse_device(device, arg: str) -> torch.device:
     if parsed.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"Argument `{arg}` is {device!r}, but CUDA is not available on this machine.")
     return parsed
-
-
-def unique_name(prefix: str) -> str:
-    """``prefix`` the first time, then ``prefix_1``, ``prefix_2``, ... (Keras naming)."""
-    count = _name_counts[prefix]
-    _name_counts[prefix] += 1
-    return prefix if count == 0 else f"{prefix}_{count}"
-
-
-def clear_session() -> None:
-    """Reset the name counters, as ``keras.backend.clear_session()`` does."""
-    _name_counts.clear()
