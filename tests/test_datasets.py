@@ -178,7 +178,6 @@ def test_partial_mnist_set_names_exactly_the_missing_file(monkeypatch):
 
 
 def test_not_found_lists_every_place_and_how_to_supply_files(isolated_env, monkeypatch):
-    arg = isolated_env / "no-such-folder"
     data = isolated_env / "data"
     (data / "fashion-mnist").mkdir(parents=True)
     (data / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"")
@@ -187,11 +186,10 @@ def test_not_found_lists_every_place_and_how_to_supply_files(isolated_env, monke
     monkeypatch.setenv("KERASTYLE_DATA", str(data))
 
     with pytest.raises(DatasetNotFoundError) as info:
-        fashion_mnist.load_data(path=arg)
+        fashion_mnist.load_data()
     message = str(info.value)
     cache = isolated_env / "cache" / "fashion-mnist"
     for place in (
-        f"{arg} (path= argument): no such folder",
         str(data / "fashion-mnist"),
         f"{cache} (cache, KERASTYLE_CACHE): no such folder",
         f"{system} (system folder)",
@@ -201,7 +199,70 @@ def test_not_found_lists_every_place_and_how_to_supply_files(isolated_env, monke
     assert "skipped because KERASTYLE_OFFLINE is set" in message
     assert "load_test_data" not in message  # fashion_mnist has no such helper
     assert "load_data(path=FOLDER)" in message and "'fashion-mnist/' sub-folder" in message
-    assert [s[0] for s in info.value.searched] == [arg, data / "fashion-mnist", cache, system]
+    assert [s[0] for s in info.value.searched] == [data / "fashion-mnist", cache, system]
+
+
+def test_explicit_path_that_lacks_the_files_fails_without_fallback(isolated_env, monkeypatch):
+    """Issue 13: an explicit path is a promise; complete data elsewhere must not be used instead."""
+    complete = isolated_env / "data" / "mnist"
+    complete.mkdir(parents=True)
+    for stem in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (complete / stem).write_bytes(b"x")  # would be found (and rejected) if it were searched
+    monkeypatch.setenv("KERASTYLE_DATA", str(isolated_env / "data"))
+    monkeypatch.delenv("KERASTYLE_OFFLINE")  # and no download may be tried either
+    arg = isolated_env / "no-such-folder"
+    with pytest.raises(DatasetNotFoundError) as info:
+        mnist.load_test_data(path=arg)
+    message = str(info.value)
+    assert f"{arg} (path= argument): no such folder" in message
+    assert str(complete) not in message.split("To supply")[0]
+    assert "not attempted because path= was given" in message
+    assert [s[0] for s in info.value.searched] == [arg]
+
+    empty = isolated_env / "empty"
+    empty.mkdir()
+    with pytest.raises(DatasetNotFoundError, match=r"empty \(path= argument\): none of the files"):
+        mnist.load_test_data(path=empty)
+
+
+def test_gz_that_inflates_beyond_the_expected_size_is_stopped_while_streaming(isolated_env, monkeypatch):
+    """Issue 13: decompression stops at the first byte too many, not after inflating everything."""
+    folder = isolated_env / "bomb"
+    folder.mkdir()
+    expected_images = 16 + 10000 * 28 * 28
+    header = (0x803).to_bytes(4, "big") + (10000).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
+    # A valid header followed by far more pixels than 10,000 images: 64 MB, compresses to ~60 KB.
+    payload = header + bytes(expected_images - 16) + bytes(56 * 2**20)
+    (folder / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(payload, compresslevel=9))
+    labels = (0x801).to_bytes(4, "big") + (10000).to_bytes(4, "big") + bytes(10000)
+    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(labels))
+
+    import kerastyle.utils.archives as archives
+
+    produced = []
+    real_open = archives.gzip.open
+
+    class Counting:
+        def __init__(self, *args, **kwargs):
+            self._fh = real_open(*args, **kwargs)
+
+        def read(self, n):
+            chunk = self._fh.read(n)
+            produced.append(len(chunk))
+            return chunk
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._fh.close()
+
+    monkeypatch.setattr(archives.gzip, "open", Counting)
+    with pytest.raises(InvalidDatasetFileError, match=rf"inflates to more than the expected {expected_images} bytes"):
+        mnist.load_test_data(path=folder)
+    assert sum(produced) == expected_images + 1  # exactly one byte too many was read
+    assert not list(folder.glob("*ubyte")) and sorted(p.name for p in folder.iterdir()) == [
+        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
 
 
 @needs_data
@@ -284,7 +345,7 @@ def test_failed_download_is_quick_and_chained(isolated_env, monkeypatch, server)
         monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", [f"http://127.0.0.1:{port}/"])
         start = time.monotonic()
         with pytest.raises(DatasetNotFoundError) as info:
-            mnist.load_test_data(path=isolated_env / "nothing")
+            mnist.load_test_data()
         assert time.monotonic() - start < 10
     finally:
         listener.close()
