@@ -15,6 +15,7 @@ from . import (
            metrics,
            models,
            optimizers,
+           preprocessing,
            utils,
 )
 from .layers import Input
@@ -24,4 +25,4 @@ from .plotting import plot_history
 __version__ = "0.1.0"
 
 __all__ = ["activations", "backend", "callbacks", "datasets", "initializers", "layers", "losses", "metrics", "models",
-           "optimizers", "utils", "Input", "Model", "Sequential", "plot_history", "__version__"]
+           "optimizers", "preprocessing", "utils", "Input", "Model", "Sequential", "plot_history", "__version__"]

@@ -175,10 +175,6 @@ def not_found_error(title, searched, download_note, supply_hint, download_error=
 # get_file
 # ----------------------------------------------------------------------------
 
-_VALID = ("fname", "origin", "untar", "md5_hash", "file_hash", "cache_subdir", "hash_algorithm", "extract",
-          "archive_format", "cache_dir", "force_download")
-
-
 def get_file(fname=None, origin=None, untar=False, md5_hash=None, file_hash=None, cache_subdir="datasets",
              hash_algorithm="auto", extract=False, archive_format="auto", cache_dir=None, force_download=False):
     """Return the local path of ``origin``'s file, downloading it into the cache if needed.
