@@ -151,7 +151,8 @@ def test_affine_transform_matches_keras_legacy_on_square_images(legacy_image, fi
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 255, size=(9, 9, 3)).astype("float32")
     gen = ImageDataGenerator(fill_mode=fill_mode, cval=7.0)
-    for theta, tx, ty, zx, zy in [(30, 0, 0, 1, 1), (0, 1.5, -2.25, 1, 1), (-20, 0.5, 1, 0.8, 1.3), (0, 0, 0, 1.7, 0.6)]:
+    cases = [(30, 0, 0, 1, 1), (0, 1.5, -2.25, 1, 1), (-20, 0.5, 1, 0.8, 1.3), (0, 0, 0, 1.7, 0.6)]
+    for theta, tx, ty, zx, zy in cases:
         theirs = legacy_image.apply_affine_transform(x, theta=theta, tx=tx, ty=ty, zx=zx, zy=zy, row_axis=0,
                                                      col_axis=1, channel_axis=2, fill_mode=fill_mode, cval=7.0,
                                                      order=1)

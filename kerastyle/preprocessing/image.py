@@ -214,7 +214,8 @@ class ImageDataGenerator:
         self.dtype = np.dtype(dtype or "float32")
         self.mean = self.std = self.principal_components = None
         axes = (0, 1, 2) if self.data_format == "channels_last" else (0, 2, 3)
-        self.channel_axis, self.row_axis, self.col_axis = (3, 1, 2) if self.data_format == "channels_last" else (1, 2, 3)
+        last = self.data_format == "channels_last"
+        self.channel_axis, self.row_axis, self.col_axis = (3, 1, 2) if last else (1, 2, 3)
         self._stat_axes = axes
 
     # -- statistics -----------------------------------------------------------
@@ -500,7 +501,8 @@ class NumpyArrayIterator(_BatchIterator):
         generator = image_data_generator
         x = np.asarray(x)
         if x.ndim != 4:
-            raise ValueError(f"flow: argument `x` must be a 4-D array (n, height, width, channels), got shape {x.shape}.")
+            raise ValueError(f"flow: argument `x` must be a 4-D array (n, height, width, channels), "
+                             f"got shape {x.shape}.")
         if y is not None:
             y = np.asarray(y)
             if len(y) != len(x):

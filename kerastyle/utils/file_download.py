@@ -11,7 +11,6 @@ complete and (if a hash was given) verified.
 from __future__ import annotations
 
 import hashlib
-import numbers
 import os
 import re
 import tempfile
