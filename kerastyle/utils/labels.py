@@ -1,8 +1,6 @@
-"""Helpers Keras scripts use: one-hot encoding, seeding, class weights."""
+"""Label helpers: one-hot encoding (``to_categorical``) and balanced class weights."""
 
 from __future__ import annotations
-
-import random
 
 import numpy as np
 import torch
@@ -27,15 +25,6 @@ def to_categorical(y, num_classes=None, dtype="float32") -> np.ndarray:
     out = np.zeros((*labels.shape, num_classes), dtype=dtype)
     np.put_along_axis(out, labels[..., None], 1, axis=-1)
     return out
-
-
-def set_random_seed(seed: int) -> None:
-    """Seed Python, NumPy and torch (all devices): the same seed gives the same training run."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"Argument `seed` must be an integer >= 0, got {seed!r}.")
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def compute_class_weight(y) -> dict[int, float]:
