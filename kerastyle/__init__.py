@@ -31,5 +31,6 @@ from .plotting import plot_history
 __version__ = "0.2.0"
 
 __all__ = ["activations", "backend", "backprop", "callbacks", "constraints", "datasets", "engines", "initializers",
-           "layers", "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "regularizers", "saving", "trainers", "utils",
+           "layers", "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "regularizers", "saving",
+           "trainers", "utils",
            "Input", "Model", "Sequential", "plot_history", "__version__"]
