@@ -104,6 +104,9 @@ def resolve_name(identifier) -> str | None:
     if isinstance(identifier, str):
         key = identifier.lower()
         if key not in _REGISTRY:
+            from .saving.object_registration import get_registered_object
+            if get_registered_object(identifier) is not None:
+                return None  # a registered custom activation, resolved by get()
             raise ValueError(
                 f"Unknown activation {identifier!r}. Valid names: {', '.join(names())}."
             )
@@ -118,6 +121,9 @@ def get(identifier) -> nn.Module:
     name = resolve_name(identifier)
     if name is not None:
         return _REGISTRY[name][1]()
+    if isinstance(identifier, str):  # registered custom activation
+        from .saving.object_registration import get_registered_object
+        identifier = get_registered_object(identifier)
     if callable(identifier):
         return Lambda(identifier, getattr(identifier, "__name__", type(identifier).__name__))
     raise TypeError(

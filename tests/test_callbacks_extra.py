@@ -342,4 +342,4 @@ def test_backup_restores_a_plain_torch_optimizer_too(tmp_path):
     assert ran == [2, 3]
     assert same_weights(resumed.get_weights(), reference.get_weights())
     assert resumed.optimizer.param_groups[0]["betas"] == (0.8, 0.9)
-    assert float(resumed.optimizer.state[resumed.to_torch()[0].weight]["step"]) == 4 * 5
+    assert float(resumed.optimizer.state[resumed.to_torch()[0].kernel]["step"]) == 4 * 5

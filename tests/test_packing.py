@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from kerastyle import backprop, packing, trainer
+from kerastyle import backprop, packing
 from kerastyle.layers import Dense, Input
 from kerastyle.models import Sequential
 from kerastyle.optimizers import SGD, Adagrad, Adam, RMSprop
@@ -170,11 +170,11 @@ def _model():
 
 def test_dense_keeps_its_kernel_in_keras_layout():
     model = _model()
-    linear = model.to_torch()[0]
-    assert linear.weight.shape == (6, 8) and linear.weight.t().is_contiguous()
-    np.testing.assert_array_equal(model.get_weights()[0], linear.weight.detach().numpy().T)
+    dense = model.to_torch()[0]
+    assert dense.kernel.shape == (8, 6) and dense.kernel.is_contiguous()  # Keras's (in, out), row-major
+    np.testing.assert_array_equal(model.get_weights()[0], dense.kernel.detach().numpy())
     x = torch.randn(5, 8)
-    expected = x.numpy() @ model.get_weights()[0] + model.get_weights()[1]
+    expected = np.maximum(x.numpy() @ model.get_weights()[0] + model.get_weights()[1], 0)  # the layer's relu
     np.testing.assert_allclose(model.to_torch()[0](x).detach().numpy(), expected, rtol=1e-6, atol=1e-6)
 
 
@@ -190,7 +190,7 @@ def test_analytic_fit_packs_weights_gradients_and_slots_and_stays_correct():
     assert packing.flat_view([p.grad for p in params]) is not None
     assert packing.flat_view([model.optimizer.state[p]["momentum"] for p in params]) is not None
 
-    plan = trainer.OutputPlan(twin)
+    plan = twin._compile_outputs()
     engine = backprop.AnalyticEngine(twin, plan)
     for _epoch in range(2):
         for start in range(0, 64, 16):
@@ -204,8 +204,8 @@ def test_fit_repacks_weights_that_were_moved():
     x, y = torch.randn(32, 8), torch.randint(0, 3, (32,))
     model = _model()
     model.fit(x, y, verbose=0, engine="analytic")
-    linear = model.to_torch()[0]
-    linear.weight.data = linear.weight.data.clone()  # unpacked, as .to(...) or user code may do
+    dense = model.to_torch()[0]
+    dense.kernel.data = dense.kernel.data.clone()  # unpacked, as .to(...) or user code may do
     assert packing.flat_view(list(model.to_torch().parameters())) is None
     history = model.fit(x, y, epochs=2, verbose=0, engine="analytic")
     assert packing.flat_view(list(model.to_torch().parameters())) is not None

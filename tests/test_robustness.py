@@ -23,7 +23,7 @@ from kerastyle import activations
 from kerastyle.layers import Activation, Dense, Dropout, Flatten, Input
 from kerastyle.models import Sequential, load_model
 from kerastyle.optimizers import SGD, Adagrad, Adam, RMSprop
-from kerastyle.trainer import NonFiniteLossError
+from kerastyle.trainers import NonFiniteLossError
 
 PACKAGE = str(Path(kerastyle.__file__).resolve().parent)
 LOSSES = ["mse", "mae", "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"]

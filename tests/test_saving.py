@@ -23,6 +23,7 @@ import torch
 
 import kerastyle as keras
 from kerastyle import losses, saving
+from kerastyle.saving import file_format
 from kerastyle.backend import clear_session
 from kerastyle.layers import Activation, Dense, Dropout, Flatten, Input
 from kerastyle.models import Sequential, load_model
@@ -64,7 +65,7 @@ def same_weights(a, b):
 
 def rebuild(entries: dict[str, bytes]) -> bytes:
     """A kerastyle archive of ``entries`` with a valid checksum (to craft test files)."""
-    return saving._pack(entries)
+    return file_format.pack(entries)
 
 
 def read_entries(path) -> dict[str, bytes]:
@@ -267,12 +268,12 @@ def test_every_single_byte_flip_is_refused(tmp_path):
     model = Sequential([Input((2,)), Dense(1)])  # small file, so every byte can be tried
     model.save_weights(tmp_path / "w")
     raw = bytearray((tmp_path / "w").read_bytes())
-    saving._parse(bytes(raw), "w", saving.KINDS)  # the intact bytes pass
+    file_format._parse(bytes(raw), "w", file_format.KINDS)  # the intact bytes pass
     for position in range(len(raw)):  # the check load_weights runs on the file's bytes, without disk I/O
         damaged = raw.copy()
         damaged[position] ^= 1 << (position % 8)
         with pytest.raises(SavedFileError):
-            saving._parse(bytes(damaged), "w", saving.KINDS)
+            file_format._parse(bytes(damaged), "w", file_format.KINDS)
 
 
 def test_bit_flip_in_a_model_file_names_the_damage(tmp_path):
@@ -290,7 +291,7 @@ def test_crafted_file_cannot_name_arbitrary_classes(tmp_path):
     model.save(tmp_path / "m.keras")
     entries = read_entries(tmp_path / "m.keras")
     for class_name, message in [("os.system", "Unknown layer class 'os.system'"),
-                                ("Sequential", "Unknown layer class 'Sequential'")]:
+                                ("SavedFileError", "Unknown layer class 'SavedFileError'")]:
         config = json.loads(entries["config.json"])
         config["config"]["layers"][0]["class_name"] = class_name
         (tmp_path / "evil.keras").write_bytes(rebuild({**entries, "config.json": json.dumps(config).encode()}))
@@ -372,7 +373,7 @@ def test_crash_during_save_keeps_the_previous_file(tmp_path, monkeypatch):
     def crash(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr(saving.os, "replace", crash)
+    monkeypatch.setattr(file_format.os, "replace", crash)
     with pytest.raises(OSError, match="disk full"):
         new.save(path)
     monkeypatch.undo()

@@ -13,9 +13,20 @@ from .. import activations, constraints, initializers, regularizers
 from .layer import InputSpec, Layer
 
 
-def _activation_config(module, identifier):
+def _activation_config(layer, module, identifier):
+    """The activation's name in a config; a custom function is saved by its registered name only."""
     name = activations.resolve_name(identifier) if not isinstance(identifier, torch.nn.Module) else None
-    return name or activations.name_of(module)
+    if name is not None:
+        return name
+    if isinstance(module, activations.Lambda):
+        from ..saving.object_registration import registered_name
+        registered = registered_name(module.fn)
+        if registered is None:
+            raise ValueError(f"Layer {layer.name!r}: the custom activation {module.name!r} cannot be saved by name. "
+                             f"Register it with @keras.saving.register_keras_serializable() (and pass it when "
+                             f"loading), or save the weights with model.save_weights().")
+        return registered
+    return activations.name_of(module)
 
 
 def positive_int(value, arg, owner) -> int:
@@ -38,8 +49,8 @@ class _DenseOp:
         self.k = layer.kernel.detach()
         self.kt = self.k.t()
         self.b = None if layer.bias is None else layer.bias.detach()
-        self.gk = grad_buffer(layer.kernel)
-        self.gb = None if layer.bias is None else grad_buffer(layer.bias)
+        self.gk = self.gb = None  # gradient buffers, bound at the first backward pass
+        self.bound = False
         self.need_input_grad = need_input_grad
         self.a = None
         self.in_shape = None
@@ -55,6 +66,10 @@ class _DenseOp:
         return z if self.in_shape is None else z.reshape(*self.in_shape[:-1], z.shape[-1])
 
     def backward(self, dz):
+        if not self.bound:
+            self.gk = grad_buffer(self.kernel)
+            self.gb = None if self.bias is None else grad_buffer(self.bias)
+            self.bound = True
         if self.in_shape is not None:
             dz = dz.reshape(-1, dz.shape[-1])
         if self.gk is not None:
@@ -139,7 +154,7 @@ class Dense(Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units,
-                "activation": _activation_config(self.activation, self._activation_id), "use_bias": self.use_bias,
+                "activation": _activation_config(self, self.activation, self._activation_id), "use_bias": self.use_bias,
                 "kernel_initializer": initializers.name_of(initializers.get(self.kernel_initializer)),
                 "bias_initializer": initializers.name_of(initializers.get(self.bias_initializer)),
                 "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
@@ -172,7 +187,7 @@ class Activation(Layer):
         return [activations.analytic_op(self.activation, input_owned=input_owned)]
 
     def get_config(self):
-        return {**super().get_config(), "activation": _activation_config(self.activation, self._activation_id)}
+        return {**super().get_config(), "activation": _activation_config(self, self.activation, self._activation_id)}
 
 
 class Identity(Layer):

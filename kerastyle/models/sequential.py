@@ -169,8 +169,10 @@ class Sequential(Model):
         return forward_fused
 
     def to_torch(self) -> nn.Sequential:
-        """A plain ``torch.nn.Sequential`` of the layers (same modules and parameters)."""
-        return nn.Sequential(*self._stack)
+        """A plain ``torch.nn.Sequential`` of the layers (same modules and parameters), in this model's mode."""
+        net = nn.Sequential(*self._stack)
+        net.training = self.training
+        return net
 
     def _check_inputs(self, x) -> None:
         if not torch.is_tensor(x):

@@ -207,22 +207,27 @@ def _compile_config(model) -> dict | None:
     """The compile settings as registry entries; raises Unsaveable for custom objects."""
     if not model.compiled:
         return None
-    plan = model._compile_outputs()
-    single = plan.single
-    loss = serialize(plan.outputs[0].loss, "loss") if single else [serialize(o.loss, "loss") for o in plan.outputs]
-    metrics = ([serialize(m, "metric") for m in plan.outputs[0].metrics] if single else
-               [[serialize(m, "metric") for m in o.metrics] for o in plan.outputs])
-    weights = None if all(o.weight == 1.0 for o in plan.outputs) else [o.weight for o in plan.outputs]
+    if model.built:
+        plan = model._compile_outputs()
+        outputs = [(o.loss, o.metrics, o.weight) for o in plan.outputs]
+    else:  # an unbuilt model keeps its compile arguments as given (one output)
+        from .. import losses, metrics
+        args = model._compile_args
+        loss = losses.get(args["loss"])
+        given = args["metrics"] if isinstance(args["metrics"], (list, tuple)) else [args["metrics"]] * \
+            (args["metrics"] is not None)
+        outputs = [(loss, [metrics.get(m, loss) for m in given], 1.0)]
+    single = len(outputs) == 1
+    loss = serialize(outputs[0][0], "loss") if single else [serialize(o[0], "loss") for o in outputs]
+    metrics = ([serialize(m, "metric") for m in outputs[0][1]] if single else
+               [[serialize(m, "metric") for m in o[1]] for o in outputs])
+    weights = None if all(o[2] == 1.0 for o in outputs) else [o[2] for o in outputs]
     return {"optimizer": serialize(model.optimizer, "optimizer"), "loss": loss, "loss_weights": weights,
             "metrics": metrics}
 
 
-# -- public API --------------------------------------------------------------------------
 def save_model(model, filepath, overwrite=True) -> None:
     """``model.save``: architecture, compile settings, optimizer state and weights in one file."""
-    if not model.built:
-        raise ValueError(f"Model {model.name!r} is not built, so it has no weights to save: give it an input shape "
-                         f"(input_shape=, Input or build()) first.")
     try:
         config = model.get_config()
         doc = serialize(model, "layer")
