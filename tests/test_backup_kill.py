@@ -171,7 +171,7 @@ def cpu_single_thread(monkeypatch):
     """The in-process reference runs as the children do: CPU, one thread."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    monkeypatch.setattr(backend, "_device", torch.device("cpu"))
+    monkeypatch.setattr(backend.device, "_device", torch.device("cpu"))
     yield
     torch.set_num_threads(threads)
 

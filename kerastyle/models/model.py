@@ -180,6 +180,8 @@ class Model(Layer):
     def _rebind_optimizer(self):
         if isinstance(self.optimizer, optimizers.Optimizer) and self.built:
             trainable = [p for p in self.parameters() if p.requires_grad]
+            if not trainable:  # nothing to train (yet): the optimizer stays unbound
+                return
             if self.optimizer.built:
                 bound = {id(p) for g in self.optimizer.param_groups for p in g["params"]}
                 if bound != {id(p) for p in trainable}:

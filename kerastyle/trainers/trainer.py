@@ -111,6 +111,10 @@ class _MetricAccumulator:
         return logs
 
 
+def _no_update():
+    """The update of a model without trainable weights."""
+
+
 class _BatchLogs(dict):
     """Batch logs for callbacks: ``loss`` at once; the metrics are computed only when a callback reads them
     (reading metrics means updating them from the pending outputs: not needed for every callback)."""
@@ -244,8 +248,12 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
     cbs.call("on_train_begin", {})
     initial_epoch = run_params["initial_epoch"]  # BackupAndRestore may have set it while restoring
     # After on_train_begin, which may have restored the optimizer's state.
-    apply_update = (optimizer.update_function(stable_grads=eng.stable_grads)
-                    if hasattr(optimizer, "update_function") else optimizer.step)
+    if not params:
+        apply_update = _no_update
+    elif hasattr(optimizer, "update_function"):
+        apply_update = optimizer.update_function(stable_grads=eng.stable_grads)
+    else:  # a plain torch optimizer
+        apply_update = optimizer.step
     logs = {}
     snapshot = None
     halted = False
