@@ -31,12 +31,11 @@ def measure(engine_name, hidden, batch_size, epochs, x, y, block=8):
     (sums over the blocks, each block timed both ways in turn)."""
     import torch
 
-    from kerastyle import trainer
+    from kerastyle import engines
     torch.manual_seed(0)
     model = _kerastyle_model(hidden)
     model.fit(x[:batch_size], y[:batch_size], batch_size=batch_size, epochs=1, verbose=0, engine=engine_name)
-    plan = trainer.OutputPlan(model)
-    engine = trainer.make_engine(engine_name, model, plan)
+    engine, _ = engines.make_engine(engine_name, model, model._compile_outputs())
     update = model.optimizer.update_function(stable_grads=engine.stable_grads)
     shuffled_x, shuffled_y = torch.empty_like(x), torch.empty_like(y)
     batches = list(zip(shuffled_x.split(batch_size), shuffled_y.split(batch_size)))

@@ -29,7 +29,8 @@ class AutogradEngine:
             loss = loss + regularizer(param)
         for term in extra:
             loss = loss + term
-        loss.backward()
+        if self.params:  # a fully frozen model has nothing to differentiate
+            loss.backward()
         if parts is not None:
             self.parts = [p.detach() for p in parts]
         return loss.detach(), out.detach() if not isinstance(out, list) else [o.detach() for o in out]

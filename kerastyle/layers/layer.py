@@ -183,7 +183,7 @@ class Layer(nn.Module):
 
     def compute_output_shape(self, input_shape):
         """The output shape for ``input_shape``; by default found by running ``call`` on zeros."""
-        inputs = map_structure(lambda s: KerasTensor(s, self._dtype), _shapes_structure(input_shape))
+        inputs = _tensors_for_shapes(_shapes_structure(input_shape), self._dtype)
         outputs = self._infer_outputs(inputs, {})
         return map_structure(lambda t: t.shape, outputs)
 
@@ -590,6 +590,13 @@ def _shapes_structure(shape):
     if isinstance(shape, (list, tuple)) and shape and all(isinstance(s, (list, tuple)) for s in shape):
         return [_shapes_structure(s) for s in shape]
     return tuple(shape)
+
+
+def _tensors_for_shapes(shapes, dtype):
+    """KerasTensors for a shape (a tuple) or a list of shapes."""
+    if isinstance(shapes, list):
+        return [_tensors_for_shapes(s, dtype) for s in shapes]
+    return KerasTensor(shapes, dtype)
 
 
 def _leaf_shapes(shape):

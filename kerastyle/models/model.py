@@ -90,10 +90,11 @@ class Model(Layer):
         self._output_shape = self.compute_output_shape(shape)
 
     def _ensure_built(self, x) -> None:
+        """Build from the first data seen (as Keras does), then bind the optimizer to the new weights."""
         if not self.built:
-            shapes = map_structure(lambda t: (None, *t.shape[1:]), x)
-            self._build_for(shapes if not isinstance(shapes, tuple) or not shapes or shapes[0] is None
-                            else shapes)
+            self._build_for(map_structure(lambda t: (None, *t.shape[1:]), x))
+            self._plan = None
+            self._rebind_optimizer()
         self._check_inputs(x)
 
     def _check_inputs(self, x) -> None:

@@ -48,17 +48,18 @@ def _metric_config(metric) -> dict:
 
 
 def serialize(obj, kind: str) -> dict:
-    """The entry for a built-in or registered object, checked to be plain JSON."""
+    """The entry for a built-in object, a registered one, or a user layer class (saved by name: loading
+    needs it registered or in ``custom_objects``), checked to be plain JSON."""
     cls = type(obj)
     builtin = builtin_classes(kind).get(cls.__name__) is cls
     registered = None if builtin else registered_name(cls)
-    if not builtin and registered is None:
+    if not builtin and registered is None and kind != "layer":
         raise Unsaveable(f"{kind} {obj!r} is not a built-in kerastyle {kind} and its class is not registered, and "
                          f"files are loaded without running code, so it cannot be rebuilt. Decorate the class with "
                          f"@keras.saving.register_keras_serializable() and pass it again when loading")
     try:
         config = obj.get_config() if kind != "metric" else _metric_config(obj)
-        entry = {"module": MODULES[kind] if builtin else None, "class_name": cls.__name__, "config": config}
+        entry = {"module": MODULES[kind] if builtin else cls.__module__, "class_name": cls.__name__, "config": config}
         if registered is not None:
             entry["registered_name"] = registered
         return json.loads(json.dumps(entry))
@@ -83,7 +84,7 @@ def deserialize(entry, kind: str, custom_objects=None):
     builtins = builtin_classes(kind)
     cls = None
     if entry.get("module") in (MODULES[kind], "kerastyle", None) and entry.get("registered_name") is None:
-        cls = builtins.get(name)
+        cls = builtins.get(name)  # a user class is looked up by name only: its module is never imported
     if cls is None:
         cls = get_registered_object(entry.get("registered_name") or name, custom_objects)
     if cls is None:
