@@ -64,7 +64,6 @@ def test_batch_normalization_update_formula_by_hand():
     gamma, beta, mean, var = layer.get_weights()
     np.testing.assert_allclose(mean, 0.2 * x.mean(0), rtol=1e-10)
     np.testing.assert_allclose(var, 0.8 + 0.2 * x.var(0), rtol=1e-10)  # np.var is biased (ddof=0)
-    assert [w.name for w in layer.weights] == [] or True
     assert layer.trainable_weights[0] is layer.gamma and len(layer.non_trainable_weights) == 2
 
 
@@ -187,7 +186,7 @@ def test_new_activation_functions_match_keras(name):
     np.testing.assert_allclose(activations.get(name)(torch.tensor(x)).numpy(), expected, rtol=1e-5, atol=1e-6)
     layer = L.Dense(29, activation=name)
     layer(torch.zeros(1, 29))
-    assert layer.get_config()["activation"] == ("silu" if name == "swish" else name)
+    assert layer.get_config()["activation"] == name  # saved by the name it was given
 
 
 def test_gelu_approximate_and_analytic_derivatives_match_autograd():
