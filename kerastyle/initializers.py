@@ -240,7 +240,8 @@ class VarianceScaling(Initializer):
     (Keras's fans: a conv kernel ``(*spatial, in, out)`` counts the receptive field). ``truncated_normal``
     uses stddev ``sqrt(scale / n) / 0.8796...`` so the truncated values have the intended variance."""
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None,
+                 output_axes=None):
         owner = type(self).__name__
         self.scale = _number(scale, "scale", owner, positive=True)
         if mode not in _MODES:
@@ -251,9 +252,15 @@ class VarianceScaling(Initializer):
         self.mode = mode
         self.distribution = "truncated_normal" if distribution == "normal" else distribution
         self.seed = _seed(seed, owner)
+        self.input_axes = _axes_list(input_axes, "input_axes", owner)
+        self.output_axes = _axes_list(output_axes, "output_axes", owner)
 
     def fill_(self, tensor):
-        fan_in, fan_out = _fans(tensor)
+        if self.input_axes is not None and self.output_axes is not None:  # Keras 3.15: fans along chosen axes
+            fan_in = math.prod(tensor.shape[a] for a in self.input_axes)
+            fan_out = math.prod(tensor.shape[a] for a in self.output_axes)
+        else:
+            fan_in, fan_out = _fans(tensor)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         scale = self.scale / max(1.0, n)
         gen = self._generator(tensor)
@@ -265,15 +272,25 @@ class VarianceScaling(Initializer):
         return tensor.uniform_(-limit, limit, generator=gen)
 
     def get_config(self):
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed}
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed,
+                "input_axes": self.input_axes, "output_axes": self.output_axes}
+
+
+def _axes_list(axes, arg, owner):
+    if axes is None:
+        return None
+    if not isinstance(axes, (list, tuple)) or any(isinstance(a, bool) or not isinstance(a, (int, np.integer))
+                                                  for a in axes):
+        raise ValueError(f"{owner}: argument `{arg}` must be None or a list of integers, got {axes!r}.")
+    return [int(a) for a in axes]
 
 
 def _preset(name, scale, mode, distribution, doc):
-    def __init__(self, seed=None):
-        VarianceScaling.__init__(self, scale, mode, distribution, seed)
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
+        VarianceScaling.__init__(self, scale, mode, distribution, seed, input_axes, output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
     return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config, "__doc__": doc})
 
