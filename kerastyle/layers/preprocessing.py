@@ -1,7 +1,7 @@
 """Preprocessing layers: ``Normalization`` (with ``adapt``), ``Rescaling``, ``Resizing``, ``RandomFlip``.
 
 They run inside the model, so a saved model carries its preprocessing. ``Normalization``'s adapted
-mean and variance are non-trainable weights (with Keras's ``count``), saved and loaded with the rest.
+mean and variance are non-trainable weights (with Keras's ``count``, stored as a float), saved and loaded with the rest.
 ``Resizing`` uses torch's ``interpolate`` with half-pixel centers and no antialiasing, which is what
 Keras 3 does on its torch backend.
 """
@@ -74,7 +74,8 @@ class Normalization(Layer):
         if self.input_mean is None:
             self.mean = self.add_weight(name="mean", shape=shape, initializer="zeros", trainable=False)
             self.variance = self.add_weight(name="variance", shape=shape, initializer="ones", trainable=False)
-            self.count = self.add_weight(name="count", shape=(), dtype="int64", initializer="zeros", trainable=False)
+            # Keras's count is int64; kerastyle's saving loads float weights only, so it is a float here
+            self.count = self.add_weight(name="count", shape=(), initializer="zeros", trainable=False)
         else:
             mean, variance = self.input_mean, self.input_variance
             try:
