@@ -247,9 +247,9 @@ def test_summary_shapes_and_counts_match_keras():
         keras.Input((12, 12, 1)), keras.layers.Conv2D(4, 3, activation="relu"), keras.layers.MaxPooling2D(),
         keras.layers.Conv2D(6, 3, padding="same"), keras.layers.AveragePooling2D(2, padding="same"),
         keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")])
-    assert [l.output_shape for l in ours.layers] == [tuple(l.output.shape) for l in theirs.layers]
-    assert [l.count_params() for l in ours.layers] == [l.count_params() for l in theirs.layers]
-    assert [l.name for l in ours.layers][:2] == ["conv2d", "max_pooling2d"]
+    assert [layer.output_shape for layer in ours.layers] == [tuple(layer.output.shape) for layer in theirs.layers]
+    assert [layer.count_params() for layer in ours.layers] == [layer.count_params() for layer in theirs.layers]
+    assert [layer.name for layer in ours.layers][:2] == ["conv2d", "max_pooling2d"]
 
 
 def test_cnn_trains_with_fit_and_round_trips_through_save(tmp_path):
@@ -264,7 +264,7 @@ def test_cnn_trains_with_fit_and_round_trips_through_save(tmp_path):
     model.save(path)
     loaded = kerastyle.models.load_model(path)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
-    assert [type(l).__name__ for l in loaded.layers] == [type(l).__name__ for l in model.layers]
+    assert [type(layer).__name__ for layer in loaded.layers] == [type(layer).__name__ for layer in model.layers]
 
 
 def test_functional_model_with_conv_transpose_and_separable_trains_and_saves(tmp_path):

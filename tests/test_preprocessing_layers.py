@@ -49,7 +49,8 @@ def test_normalization_formula_batches_and_invert():
 
 def test_normalization_with_given_statistics_matches_keras():
     x = _data()
-    for kwargs in (dict(axis=None, mean=2.0, variance=4.0, invert=True), dict(mean=[1, 2, 3, 4], variance=[1, 4, 9, 16])):
+    for kwargs in (dict(axis=None, mean=2.0, variance=4.0, invert=True),
+                   dict(mean=[1, 2, 3, 4], variance=[1, 4, 9, 16])):
         theirs, ours = keras.layers.Normalization(**kwargs), L.Normalization(**kwargs)
         np.testing.assert_allclose(ours(torch.tensor(x)).numpy(), np.asarray(theirs(x).cpu()), rtol=1e-6)
         assert ours.count_params() == theirs.count_params() == 0
@@ -92,7 +93,8 @@ def test_resizing_matches_keras(kwargs):
     x = _data(shape)
     theirs, ours = keras.layers.Resizing(**kwargs), L.Resizing(**kwargs)
     np.testing.assert_allclose(ours(torch.tensor(x)).numpy(), np.asarray(theirs(x).cpu()), rtol=1e-5, atol=1e-5)
-    assert tuple(ours.compute_output_shape((None, *shape[1:]))) == tuple(theirs.compute_output_shape((None, *shape[1:])))
+    batchless = (None, *shape[1:])
+    assert tuple(ours.compute_output_shape(batchless)) == tuple(theirs.compute_output_shape(batchless))
     single = ours(torch.tensor(x[0]))
     assert single.shape == ours(torch.tensor(x)).shape[1:]
 

@@ -31,7 +31,7 @@ LAYERS = {cls.__name__: cls for cls in (
 """Built-in layer classes by name: the only layer classes a saved file can ask for (plus registered ones)."""
 
 # -- convolution, pooling, normalization, reshaping, noise, activation and preprocessing layers (H4a) --------
-from .activations import ELU, PReLU, ReLU, LeakyReLU, Softmax  # noqa: E402
+from .activations import ELU, LeakyReLU, PReLU, ReLU, Softmax  # noqa: E402
 from .convolution import (  # noqa: E402
     Conv1D,
     Conv2D,
@@ -90,8 +90,9 @@ _H4A_LAYERS = (
     GaussianNoise, GaussianDropout, ActivityRegularization, ReLU, LeakyReLU, PReLU, ELU, Softmax, Normalization,
     Rescaling, Resizing, RandomFlip)
 LAYERS.update({cls.__name__: cls for cls in _H4A_LAYERS})
-_H4A_ALIASES = {"Convolution1D": Conv1D, "Convolution2D": Conv2D, "Convolution2DTranspose": Conv2DTranspose,
-                "SeparableConvolution2D": SeparableConv2D, "MaxPool1D": MaxPool1D, "MaxPool2D": MaxPool2D,
+_H4A_ALIASES = {"Convolution1D": Convolution1D, "Convolution2D": Convolution2D,
+                "Convolution2DTranspose": Convolution2DTranspose, "SeparableConvolution2D": SeparableConvolution2D,
+                "MaxPool1D": MaxPool1D, "MaxPool2D": MaxPool2D,
                 "AvgPool1D": AvgPool1D, "AvgPool2D": AvgPool2D, "GlobalMaxPool1D": GlobalMaxPool1D,
                 "GlobalMaxPool2D": GlobalMaxPool2D, "GlobalAvgPool1D": GlobalAvgPool1D,
                 "GlobalAvgPool2D": GlobalAvgPool2D}
