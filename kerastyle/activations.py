@@ -55,6 +55,66 @@ def rigid_sigmoid(x):
     return torch.clamp((x + 1) * 0.5, 0.0, 1.0)
 
 
+def elu(x, alpha=1.0):
+    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
+    return nn.functional.elu(x, alpha)
+
+
+def selu(x):
+    """scale * elu(x, alpha) with Keras's (and torch's) self-normalizing constants."""
+    return torch.selu(x)
+
+
+def gelu(x, approximate=False):
+    """x * Phi(x) (Keras's default is the exact form); ``approximate=True`` uses the tanh formula."""
+    return nn.functional.gelu(x, approximate="tanh" if approximate else "none")
+
+
+def silu(x):
+    """x * sigmoid(x) (also called swish)."""
+    return nn.functional.silu(x)
+
+
+swish = silu
+
+
+def softplus(x):
+    """log(1 + exp(x))."""
+    return nn.functional.softplus(x)
+
+
+def softsign(x):
+    """x / (1 + |x|)."""
+    return nn.functional.softsign(x)
+
+
+def exponential(x):
+    """exp(x)."""
+    return torch.exp(x)
+
+
+def mish(x):
+    """x * tanh(softplus(x))."""
+    return nn.functional.mish(x)
+
+
+def relu6(x):
+    """min(max(0, x), 6)."""
+    return nn.functional.relu6(x)
+
+
+def log_softmax(x, axis=-1):
+    """log(softmax(x)) along ``axis``, computed stably."""
+    return torch.log_softmax(x, dim=axis)
+
+
+class Exponential(nn.Module):
+    """``nn.Module`` form of :func:`exponential`."""
+
+    def forward(self, x):
+        return torch.exp(x)
+
+
 class RigidSigmoid(nn.Module):
     """``nn.Module`` form of :func:`rigid_sigmoid` (PyTorch has no built-in one)."""
 
@@ -87,9 +147,21 @@ _REGISTRY = {
     "softmax": (softmax, lambda: nn.Softmax(dim=-1)),
     "hard_sigmoid": (hard_sigmoid, nn.Hardsigmoid),
     "rigid_sigmoid": (rigid_sigmoid, RigidSigmoid),
+    "elu": (elu, nn.ELU),
+    "selu": (selu, nn.SELU),
+    "gelu": (gelu, nn.GELU),
+    "swish": (swish, nn.SiLU),
+    "silu": (silu, nn.SiLU),  # after "swish": Keras 3 names the module "silu"
+    "softplus": (softplus, nn.Softplus),
+    "softsign": (softsign, nn.Softsign),
+    "exponential": (exponential, Exponential),
+    "mish": (mish, nn.Mish),
+    "relu6": (relu6, nn.ReLU6),
+    "log_softmax": (log_softmax, lambda: nn.LogSoftmax(dim=-1)),
 }
 _BY_FUNCTION = {fn: name for name, (fn, _) in _REGISTRY.items()}
-_BY_FUNCTION.update({torch.relu: "relu", torch.sigmoid: "sigmoid", torch.tanh: "tanh"})
+_BY_FUNCTION.update({torch.relu: "relu", torch.sigmoid: "sigmoid", torch.tanh: "tanh", torch.exp: "exponential",
+                     torch.selu: "selu"})
 
 
 def names() -> list[str]:
@@ -244,6 +316,55 @@ class _RigidSigmoidOp:
         return torch.where((self.t >= 0.0) & (self.t <= 1.0), g * 0.5, 0.0)
 
 
+class _ElementwiseOp:
+    """An elementwise activation with its derivative ``f'(z)`` written as a function of ``(z, y)``."""
+
+    def __init__(self, forward, derivative):
+        self.f, self.df = forward, derivative
+
+    def forward(self, x):
+        self.x = x
+        self.y = self.f(x)
+        return self.y
+
+    def backward(self, g):
+        return g * self.df(self.x, self.y)
+
+
+def _elu_derivative(alpha, scale=1.0):
+    # elu'(z) = 1 for z > 0, alpha * exp(z) = y / scale + alpha otherwise
+    return lambda x, y: torch.where(x > 0, scale, y + scale * alpha)
+
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def _gelu_op(module):
+    mode = module.approximate
+    op = _ElementwiseOp(lambda x: nn.functional.gelu(x, approximate=mode), None)
+    op.backward = lambda g: torch.ops.aten.gelu_backward(g, op.x, approximate=mode)
+    return op
+
+
+def _mish_derivative(x, y):
+    t = torch.tanh(nn.functional.softplus(x))
+    return t + x * torch.sigmoid(x) * (1.0 - t * t)
+
+
+class _LogSoftmaxOp:
+    """d log_softmax: ``g - softmax * sum(g)`` along ``dim``."""
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, x):
+        self.y = torch.log_softmax(x, self.dim)
+        return self.y
+
+    def backward(self, g):
+        return g - torch.exp(self.y) * g.sum(self.dim, keepdim=True)
+
+
 _OPS = {
     nn.Identity: lambda m, owned: _IdentityOp(),
     nn.ReLU: lambda m, owned: _ReLUOp(inplace=owned),
@@ -253,6 +374,20 @@ _OPS = {
     nn.Softmax: lambda m, owned: _SoftmaxOp(m.dim),
     nn.Hardsigmoid: lambda m, owned: _HardSigmoidOp(),
     RigidSigmoid: lambda m, owned: _RigidSigmoidOp(),
+    nn.ELU: lambda m, owned: _ElementwiseOp(lambda x: nn.functional.elu(x, m.alpha), _elu_derivative(m.alpha)),
+    nn.SELU: lambda m, owned: _ElementwiseOp(torch.selu, _elu_derivative(_SELU_ALPHA, _SELU_SCALE)),
+    nn.GELU: lambda m, owned: _gelu_op(m),
+    nn.SiLU: lambda m, owned: _ElementwiseOp(
+        nn.functional.silu, lambda x, y: torch.sigmoid(x) * (1.0 + x * (1.0 - torch.sigmoid(x)))),
+    nn.Softplus: lambda m, owned: _ElementwiseOp(
+        lambda x: nn.functional.softplus(x, m.beta, m.threshold),
+        lambda x, y: torch.where(x * m.beta > m.threshold, 1.0, torch.sigmoid(x * m.beta))),
+    nn.Softsign: lambda m, owned: _ElementwiseOp(
+        nn.functional.softsign, lambda x, y: (1.0 + x.abs()).square().reciprocal()),
+    Exponential: lambda m, owned: _ElementwiseOp(torch.exp, lambda x, y: y),
+    nn.Mish: lambda m, owned: _ElementwiseOp(nn.functional.mish, _mish_derivative),
+    nn.ReLU6: lambda m, owned: _ElementwiseOp(nn.functional.relu6, lambda x, y: ((x > 0) & (x < 6)).to(x.dtype)),
+    nn.LogSoftmax: lambda m, owned: _LogSoftmaxOp(m.dim),
 }
 
 
@@ -262,7 +397,7 @@ def unsupported_reason(module) -> str | None:
         return f"the custom activation {module.name!r} has no analytic derivative"
     if type(module) not in _OPS:
         return f"the activation {type(module).__name__} has no analytic derivative"
-    if isinstance(module, nn.Softmax) and module.dim is None:
+    if isinstance(module, (nn.Softmax, nn.LogSoftmax)) and module.dim is None:
         return "a softmax without an explicit axis (dim=None)"
     return None
 
