@@ -25,9 +25,18 @@ from .node import KerasTensor
 from .regularization import Dropout
 from .reshaping import Flatten
 
+# -- embedding, masking, recurrent layers and wrappers (H4b) --
+from .embedding import Embedding, Masking
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell
+from .wrappers import Bidirectional, TimeDistributed
+
+_RECURRENT_LAYERS = (Embedding, Masking, SimpleRNN, LSTM, GRU, RNN, SimpleRNNCell, LSTMCell, GRUCell, Bidirectional,
+                     TimeDistributed)
+# -- end H4b --
+
 LAYERS = {cls.__name__: cls for cls in (
     InputLayer, Dense, Activation, Identity, Lambda, Dropout, Flatten, Add, Subtract, Multiply, Average, Maximum,
-    Minimum, Concatenate, Dot)}
+    Minimum, Concatenate, Dot, *_RECURRENT_LAYERS)}
 """Built-in layer classes by name: the only layer classes a saved file can ask for (plus registered ones)."""
 
 __all__ = ["Layer", "InputSpec", "KerasTensor", *LAYERS, "Input", "add", "subtract", "multiply", "average", "maximum",
