@@ -90,7 +90,8 @@ class Embedding(Layer):
                   "embeddings_initializer": initializer_name(self._embeddings_initializer_id),
                   "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
                   "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
-                  "mask_zero": self.mask_zero}
+                  "mask_zero": self.mask_zero,
+                  "activity_regularizer": regularizers.serialize(self.activity_regularizer)}
         if self.input_length is not None:
             config["input_length"] = self.input_length
             config.pop("batch_input_shape", None)  # input_length says it again on load

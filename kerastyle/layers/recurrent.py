@@ -595,7 +595,8 @@ class _KerasRNN(RNN):
         cell_config = self.cell.get_config()
         for key in ("name", "trainable", "dtype"):
             cell_config.pop(key, None)
-        return {**super().get_config(), **cell_config}
+        return {**super().get_config(), **cell_config,
+                "activity_regularizer": regularizers.serialize(self.activity_regularizer)}
 
 
 class SimpleRNN(_KerasRNN):

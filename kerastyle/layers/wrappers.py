@@ -56,6 +56,9 @@ class Bidirectional(Layer):
                     raise ValueError(f"Bidirectional: `layer` and `backward_layer` must have the same `{attr}`.")
             self.backward_layer = backward_layer
             self._custom_backward = True
+        for sub in (self.forward_layer, self.backward_layer):  # Keras: masked steps output zeros in sequences
+            if hasattr(sub, "zero_output_for_mask"):
+                sub.zero_output_for_mask = sub.return_sequences
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
