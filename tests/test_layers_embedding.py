@@ -87,6 +87,15 @@ def test_functional_mask_into_bidirectional_matches_keras():
     np.testing.assert_allclose(t_model.predict(IDS, verbose=0), k_model.predict(IDS, verbose=0), atol=2e-6)
 
 
+def test_mask_passes_through_dense_as_in_keras():
+    k_model = keras.Sequential([keras.Input((6,), dtype="int32"), keras.layers.Embedding(20, 4, mask_zero=True),
+                                keras.layers.Dense(3), keras.layers.GRU(2)])
+    t_model = kt.Sequential([kt.layers.Embedding(20, 4, mask_zero=True, input_length=6), kt.layers.Dense(3),
+                             kt.layers.GRU(2)])
+    t_model.set_weights(k_model.get_weights())
+    np.testing.assert_allclose(t_model.predict(IDS, verbose=0), k_model.predict(IDS, verbose=0), atol=2e-6)
+
+
 def test_masking_layer_in_sequential_matches_keras():
     values = RNG.normal(size=(3, 5, 2)).astype("float32")
     values[0, :2] = 0.0
