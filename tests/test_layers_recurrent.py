@@ -174,7 +174,7 @@ def test_summary_shapes_and_counts_match_keras():
     t_model = kt.Sequential([kt.layers.LSTM(8, return_sequences=True, input_shape=(6, 3)),
                              kt.layers.Bidirectional(kt.layers.GRU(4)), kt.layers.Dense(2)])
     assert t_model.count_params() == k_model.count_params()
-    assert [tuple(l.output_shape) for l in t_model.layers] == [(None, 6, 8), (None, 8), (None, 2)]
+    assert [tuple(layer.output_shape) for layer in t_model.layers] == [(None, 6, 8), (None, 8), (None, 2)]
     t_model.set_weights(k_model.get_weights())
     _close(k_model.predict(X, verbose=0), t_model.predict(X, verbose=0), atol=1e-5)
 

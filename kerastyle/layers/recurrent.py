@@ -548,6 +548,13 @@ _CELL_COMMON = ("activation", "use_bias", "kernel_initializer", "recurrent_initi
                 "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout", "seed")
 
 
+_CELL_ATTRIBUTES = frozenset((
+    "units", "activation", "recurrent_activation", "use_bias", "dropout", "recurrent_dropout", "unit_forget_bias",
+    "reset_after", "kernel_initializer", "recurrent_initializer", "bias_initializer", "kernel_regularizer",
+    "recurrent_regularizer", "bias_regularizer", "kernel_constraint", "recurrent_constraint", "bias_constraint",
+    "seed", "implementation"))
+
+
 class _KerasRNN(RNN):
     """``SimpleRNN``/``LSTM``/``GRU``: the RNN layer with its cell built from the layer's arguments."""
 
@@ -572,10 +579,7 @@ class _KerasRNN(RNN):
         super().__init__(cell, **rest)
 
     def __getattr__(self, name):
-        if "cell" in self.__dict__.get("_modules", {}) and name in ("units", "activation", "recurrent_activation", "use_bias", "dropout", "recurrent_dropout",
-                    "unit_forget_bias", "reset_after", "kernel_initializer", "recurrent_initializer",
-                    "bias_initializer", "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
-                    "kernel_constraint", "recurrent_constraint", "bias_constraint", "seed", "implementation"):
+        if name in _CELL_ATTRIBUTES and "cell" in self.__dict__.get("_modules", {}):
             return getattr(self._modules["cell"], name)
         return super().__getattr__(name)
 
