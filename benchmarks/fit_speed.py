@@ -49,7 +49,12 @@ MODELS = {
     "784-128-10": [128],  # the lecture's Fashion-MNIST model, 101,770 parameters
     "784-64-64-64-10": [64, 64, 64],  # the MNIST script, 59,210 parameters
     "784-1024x3-10": [1024, 1024, 1024],  # the 3 x 1024 network, 2,913,290 parameters
+    # issue 14's rows (named, not lists of Dense sizes): built by _kerastyle_net / _plain_torch_net / _keras_net
+    "convnet": "convnet",  # Conv2D(32,3)-MaxPool-Conv2D(64,3)-MaxPool-Flatten-Dropout(0.5)-Dense(10), 34,826 params
+    "embedding-lstm": "embedding-lstm",  # Embedding(5000,32)-LSTM(32)-Dense(2) on generated 80-token sequences
 }
+DEFAULT_MODELS = ["784-128-10", "784-64-64-64-10", "784-1024x3-10"]
+VOCAB, SEQ_LEN = 5000, 80
 RUNS = ("analytic", "autograd", "torch", "keras")
 SHARED_DATA = Path("/work/shared/data")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's kerastyle, installed or not
@@ -88,6 +93,24 @@ def load_fashion_mnist(data_dir: str | None):
     return (*prep(x, y), *prep(xt, yt))
 
 
+def load_data_for(model: str, data_dir: str | None):
+    """The data of a benchmark row: Fashion-MNIST rows of 784 (MLPs), 28x28x1 images (convnet), or
+    generated IMDB-shaped token sequences (Embedding+LSTM: 25,000 + 5,000 sequences of 80 ids below
+    ``VOCAB``, label 1 when ids below 50 are more frequent than in half of the sequences)."""
+    import numpy as np
+    if model == "embedding-lstm":
+        rng = np.random.default_rng(0)
+        ids = rng.integers(1, VOCAB, size=(30000, SEQ_LEN)).astype(np.int64)
+        ids[rng.random(ids.shape) < 0.05] = rng.integers(1, 50)  # some frequent words
+        score = (ids < 50).sum(axis=1)
+        labels = (score > np.median(score)).astype(np.int64)
+        return ids[:25000], labels[:25000], ids[25000:], labels[25000:]
+    x, y, xt, yt = load_fashion_mnist(data_dir)
+    if model == "convnet":
+        x, xt = x.reshape(-1, 28, 28, 1), xt.reshape(-1, 28, 28, 1)
+    return x, y, xt, yt
+
+
 # -- one run (in a subprocess) -------------------------------------------------------------------------
 def _status_mb(field: str) -> float | None:
     try:
@@ -117,11 +140,23 @@ def _peak_mb() -> float:
     return hwm if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _net_layers(lib, hidden):
+    """The layers of a row's network in ``lib`` (kerastyle or keras: the same Keras API)."""
+    L = lib.layers
+    if hidden == "convnet":
+        return [L.Input(shape=(28, 28, 1)), L.Conv2D(32, 3, activation="relu"), L.MaxPooling2D(),
+                L.Conv2D(64, 3, activation="relu"), L.MaxPooling2D(), L.Flatten(), L.Dropout(0.5),
+                L.Dense(10, activation="softmax")]
+    if hidden == "embedding-lstm":
+        return [L.Input(shape=(SEQ_LEN,), dtype="int32"), L.Embedding(VOCAB, 32), L.LSTM(32),
+                L.Dense(2, activation="softmax")]
+    return [L.Input(shape=(784,)), *[L.Dense(h, activation="relu") for h in hidden],
+            L.Dense(10, activation="softmax")]
+
+
 def _kerastyle_model(hidden):
     import kerastyle as ks
-    from kerastyle.layers import Dense, Input
-    model = ks.Sequential([Input(shape=(784,)), *[Dense(h, activation="relu") for h in hidden],
-                           Dense(10, activation="softmax")])
+    model = ks.Sequential(_net_layers(ks, hidden))
     model.compile(optimizer=ks.optimizers.SGD(0.01, momentum=0.9), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     return model
@@ -134,16 +169,19 @@ def _plain_torch_loop(hidden, reference, x, y, bs, generator=None):
     and a function that trains one epoch and returns its seconds."""
     import torch
     from torch import nn
-    sizes = [784, *hidden, 10]
-    layers = []
     rng = torch.get_rng_state()  # building the modules must not change the shuffles that follow
-    for fan_in, fan_out in zip(sizes, sizes[1:]):
-        layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+    if isinstance(hidden, str):
+        net, x = _plain_torch_net(hidden, reference, x)
+    else:
+        sizes = [784, *hidden, 10]
+        layers = []
+        for fan_in, fan_out in zip(sizes, sizes[1:]):
+            layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+        net = nn.Sequential(*layers[:-1])
+        with torch.no_grad():
+            for param, value in zip(net.parameters(), reference.to_torch().parameters()):
+                param.copy_(value)
     torch.set_rng_state(rng)
-    net = nn.Sequential(*layers[:-1])
-    with torch.no_grad():
-        for param, value in zip(net.parameters(), reference.to_torch().parameters()):
-            param.copy_(value)
     optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
     x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
@@ -164,12 +202,45 @@ def _plain_torch_loop(hidden, reference, x, y, bs, generator=None):
     return net, train_epoch
 
 
+def _plain_torch_net(kind, reference, x):
+    """The convnet / Embedding+LSTM as a PyTorch user writes them (channels-first ``nn.Conv2d`` on images
+    transposed once; ``nn.LSTM(batch_first=True)``), with ``reference``'s initial weights converted from
+    Keras's layouts. Returns the network and the training inputs in its layout."""
+    import numpy as np
+    import torch
+    from torch import nn
+    w = [torch.from_numpy(a) for a in reference.get_weights()]
+    if kind == "convnet":
+        net = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
+                            nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.5), nn.Linear(1600, 10))
+        dense = w[4].reshape(5, 5, 64, 10).permute(2, 0, 1, 3).reshape(1600, 10)  # Keras flattens (h, w, c)
+        values = [w[0].permute(3, 2, 0, 1), w[1], w[2].permute(3, 2, 0, 1), w[3], dense.t(), w[5]]
+        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    else:
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.embedding = nn.Embedding(VOCAB, 32)
+                self.lstm = nn.LSTM(32, 32, batch_first=True)
+                self.dense = nn.Linear(32, 2)
+
+            def forward(self, ids):
+                _, (h, _) = self.lstm(self.embedding(ids))
+                return self.dense(h[0])
+        net = Net()
+        values = [w[0], w[1].t(), w[2].t(), w[3], torch.zeros_like(w[3]), w[4].t(), w[5]]
+    with torch.no_grad():
+        for param, value in zip(net.parameters(), values):
+            param.copy_(value)
+    return net, x
+
+
 def worker(config: dict) -> dict:
     """Train one (run, model, batch size) and return its timings, accuracy and memory."""
     import numpy as np
     import torch
     torch.set_num_threads(config["threads"])
-    x, y, xt, yt = load_fashion_mnist(config["data"])
+    x, y, xt, yt = load_data_for(config["model"], config["data"])
     if config["train_size"]:
         x, y = x[:config["train_size"]], y[:config["train_size"]]
     hidden, bs, epochs, run = MODELS[config["model"]], config["batch_size"], config["epochs"] + 1, config["run"]
@@ -209,6 +280,9 @@ def worker(config: dict) -> dict:
         base = _start_peak()
         for _ in range(epochs):
             times.append(train_epoch())
+        if hidden == "convnet":
+            xt = np.ascontiguousarray(xt.transpose(0, 3, 1, 2))
+        net.eval()
         with torch.no_grad():
             result["accuracy"] = float((net(torch.from_numpy(xt)).argmax(1) == torch.from_numpy(yt)).float().mean())
     elif run == "keras":
@@ -217,8 +291,7 @@ def worker(config: dict) -> dict:
             import keras
         except ImportError as err:
             return {"skipped": f"keras not installed ({err.name or err})"}
-        model = keras.Sequential([keras.Input((784,)), *[keras.layers.Dense(h, activation="relu") for h in hidden],
-                                  keras.layers.Dense(10, activation="softmax")])
+        model = keras.Sequential(_net_layers(keras, hidden))
         model.set_weights(initial)
         model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
@@ -252,7 +325,8 @@ def _run_in_subprocess(config: dict) -> dict:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=DEFAULT_MODELS,
+                        help="rows to run (default: the three MLPs; 'convnet' and 'embedding-lstm' on request)")
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[32, 128])
     parser.add_argument("--epochs", type=int, default=2, help="steady epochs timed after one warm-up epoch")
     parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS))

@@ -115,6 +115,7 @@ class Dense(Layer):
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
         self._linear = activations.name_of(self.activation) == "linear"
+        self.supports_masking = True  # Keras: a mask passes through Dense (e.g. Embedding -> Dense -> LSTM)
         self.kernel = None
         self.bias = None
 

@@ -181,6 +181,14 @@ class Layer(nn.Module):
         raise NotImplementedError(f"Layer {self.name!r} ({type(self).__name__}) has no call() method: a layer "
                                   f"subclass must define call(self, inputs) returning its outputs.")
 
+    # -- masking (Keras's compute_mask; the models propagate masks, see models/masking.py) ---------
+    _creates_masks = False  # True on layers that make a mask from their inputs (Embedding(mask_zero), Masking)
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of this layer's outputs: the input mask passed through when the layer
+        ``supports_masking``, else None (Keras's rule)."""
+        return mask if self.supports_masking else None
+
     def compute_output_shape(self, input_shape):
         """The output shape for ``input_shape``; by default found by running ``call`` on zeros."""
         inputs = _tensors_for_shapes(_shapes_structure(input_shape), self._dtype)
@@ -583,6 +591,32 @@ def _accepts(cls, argument: str) -> bool:
         params = inspect.signature(cls.call).parameters
         _SIGNATURES[key] = argument in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
     return _SIGNATURES[key]
+
+
+def accepts_mask(cls) -> bool:
+    """Whether ``cls.call`` names a ``mask`` argument (the models then pass the input mask); cached."""
+    key = (cls, "mask!")
+    if key not in _SIGNATURES:
+        _SIGNATURES[key] = "mask" in inspect.signature(cls.call).parameters
+    return _SIGNATURES[key]
+
+
+def call_masked(layer, inputs, training, mask, **kwargs):
+    """Run ``layer`` inside a model that carries masks: ``mask`` (a tensor, or a list with one entry per
+    input, None where unmasked) is passed to ``call`` when it takes one. Returns ``(outputs, output mask)``."""
+    if mask is not None and all(m is None for m in flatten(mask)):
+        mask = None
+    if mask is not None and accepts_mask(type(layer)):
+        outputs = layer._call(inputs, training, mask=mask, **kwargs)
+    else:
+        outputs = layer._call(inputs, training, **kwargs)
+    return outputs, layer.compute_mask(inputs, mask)
+
+
+def creates_masks(layers) -> bool:
+    """Whether any of ``layers`` makes masks: models use the masked forward
+    path only then, so models without masks keep their plain fast path."""
+    return any(getattr(layer, "_creates_masks", False) for layer in layers)
 
 
 def _shapes_structure(shape):

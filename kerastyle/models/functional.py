@@ -11,7 +11,7 @@ from torch import nn
 
 from .. import backend
 from ..layers.input_layer import InputLayer
-from ..layers.layer import Layer
+from ..layers.layer import Layer, call_masked, creates_masks
 from ..layers.node import KerasTensor, flatten, map_structure
 from .model import Model
 
@@ -157,6 +157,8 @@ class Functional(Model):
 
     def _run(self, inputs, training, fused=()):
         values = {id(t): v for t, v in zip(self._inputs, self._flat_inputs(inputs))}
+        if creates_masks(self._graph_layers):
+            return self._run_masked(values, training, fused)
         for node in self._run_nodes:
             args = map_structure(lambda t: values[id(t)], node.inputs)
             if node in fused:
@@ -165,6 +167,25 @@ class Functional(Model):
                 out = node.layer._call(args, training, **node.call_kwargs)
             for tensor, value in zip(node.outputs, flatten(out)):
                 values[id(tensor)] = value
+        outs = [values[id(t)] for t in self._outputs]
+        return outs[0] if len(outs) == 1 else outs
+
+    def _run_masked(self, values, training, fused):
+        """``_run`` carrying Keras masks (models with Embedding(mask_zero=True) or Masking): each node gets
+        its inputs' masks and records ``compute_mask``'s result for its outputs."""
+        masks = {}
+        for node in self._run_nodes:
+            args = map_structure(lambda t: values[id(t)], node.inputs)
+            in_mask = map_structure(lambda t: masks.get(id(t)), node.inputs)
+            if node in fused:
+                out, out_mask = node.layer.call_without_activation(args), None
+            else:
+                out, out_mask = call_masked(node.layer, args, training, in_mask, **node.call_kwargs)
+            flat_out = list(flatten(out))
+            flat_mask = list(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask] * len(flat_out)
+            for tensor, value, mask in zip(node.outputs, flat_out, flat_mask):
+                values[id(tensor)] = value
+                masks[id(tensor)] = mask
         outs = [values[id(t)] for t in self._outputs]
         return outs[0] if len(outs) == 1 else outs
 

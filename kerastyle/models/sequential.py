@@ -7,7 +7,7 @@ from torch import nn
 
 from .. import backend
 from ..layers.input_layer import InputLayer
-from ..layers.layer import Layer, as_shape, check_kwargs
+from ..layers.layer import Layer, as_shape, call_masked, check_kwargs, creates_masks
 from ..layers.node import KerasTensor
 from .model import Model
 
@@ -143,17 +143,23 @@ class Sequential(Model):
         return [self._stack[-1].name] if len(self._stack) else []
 
     def _input_dtypes(self):
+        if self._input_dtype is None and len(self._stack):  # an Embedding first: token ids stay integers
+            return [getattr(self._stack[0], "input_dtype_hint", None)]
         return [self._input_dtype]
 
     # -- forward -----------------------------------------------------------------------------
     def call(self, inputs, training=None):
         x = inputs
+        if creates_masks(self._stack):
+            return _masked_forward(list(self._stack))(x, training)
         for layer in self._stack:
             x = layer._call(x, training)
         return x
 
     def _forward_function(self, fused_outputs=frozenset()):
         layers = list(self._stack)
+        if creates_masks(layers):  # Embedding(mask_zero=True) / Masking: masks flow to the layers after them
+            return _masked_forward(layers, fused=bool(fused_outputs))
         if not fused_outputs:
             def forward(x, training):
                 for layer in layers:
@@ -217,3 +223,16 @@ class Sequential(Model):
 
     def __repr__(self):
         return f"<Sequential name={self.name!r} layers={[layer.name for layer in self._stack]}>"
+
+
+def _masked_forward(layers, fused=False):
+    """The forward pass that carries Keras masks: each layer gets the mask of its input (when its ``call``
+    takes ``mask``) and passes on ``compute_mask``'s result."""
+    def forward(x, training):
+        mask = None
+        for i, layer in enumerate(layers):
+            if fused and i == len(layers) - 1:
+                return layer.call_without_activation(x)
+            x, mask = call_masked(layer, x, training, mask)
+        return x
+    return forward
