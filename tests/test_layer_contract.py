@@ -91,7 +91,8 @@ def test_custom_layer_round_trips_through_save_with_custom_objects_or_registrati
     model.compile(optimizer="adam", loss="mse")
     model.fit(X, Y, epochs=1, verbose=0)
     model.save(tmp_path / "custom.keras")
-    with pytest.raises(ks.saving.SavedFileError, match=r"Unknown layer class 'ScaledDense'.*register_keras_serializable"):
+    with pytest.raises(ks.saving.SavedFileError,
+                       match=r"Unknown layer class 'ScaledDense'.*register_keras_serializable"):
         ks.models.load_model(tmp_path / "custom.keras")
     loaded = ks.models.load_model(tmp_path / "custom.keras", custom_objects={"ScaledDense": Ours})
     np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0), rtol=1e-6)
@@ -149,7 +150,8 @@ def test_subclassed_model_trains_like_the_same_keras_model():
 
 
 def test_l2_regularized_model_reports_keras_loss():
-    ours = ks.Sequential([ks.Input((4,)), layers.Dense(2, kernel_regularizer="l2", bias_regularizer=ks.regularizers.l1(0.1))])
+    ours = ks.Sequential([ks.Input((4,)), layers.Dense(2, kernel_regularizer="l2",
+                                                       bias_regularizer=ks.regularizers.l1(0.1))])
     theirs = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, kernel_regularizer="l2",
                                                                      bias_regularizer=keras.regularizers.l1(0.1))])
     theirs.layers[0].bias.assign(np.array([0.3, -0.2], dtype="float32"))
@@ -273,7 +275,8 @@ def test_bad_layer_usage_gives_clear_errors():
         def compute_output_shape(self, input_shape):
             return input_shape
 
-    with pytest.raises(ValueError, match=r"compute_output_shape\(\) returns \(None, 3\).*call\(\) returns.*\(None, 2\)"):
+    with pytest.raises(ValueError,
+                       match=r"compute_output_shape\(\) returns \(None, 3\).*call\(\) returns.*\(None, 2\)"):
         Liar()(ks.Input((3,)))
     with pytest.raises(TypeError, match=r"Dense: unrecognized keyword argument\(s\) 'unit'"):
         layers.Dense(3, unit=4)

@@ -15,7 +15,6 @@ import torch
 
 import kerastyle as keras
 from kerastyle import losses
-
 from kerastyle.utils import compute_class_weight
 
 EPS = 1e-7

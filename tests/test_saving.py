@@ -22,13 +22,12 @@ import safetensors.numpy
 import torch
 
 import kerastyle as keras
-from kerastyle import losses, saving
-from kerastyle.saving import file_format
+from kerastyle import losses
 from kerastyle.backend import clear_session
 from kerastyle.layers import Activation, Dense, Dropout, Flatten, Input
 from kerastyle.models import Sequential, load_model
 from kerastyle.optimizers import SGD, Adagrad, Adam, RMSprop
-from kerastyle.saving import SavedFileError
+from kerastyle.saving import SavedFileError, file_format
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,15 @@
 
 from __future__ import annotations
 
-from .config import epsilon, floatx, image_data_format, set_epsilon, set_floatx, set_image_data_format, \
-    standardize_dtype
+from .config import (
+           epsilon,
+           floatx,
+           image_data_format,
+           set_epsilon,
+           set_floatx,
+           set_image_data_format,
+           standardize_dtype,
+)
 from .device import get_device, set_device
 from .functions import *  # noqa: F403 - the K.* namespace
 from .functions import __all__ as _function_names

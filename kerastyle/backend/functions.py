@@ -403,4 +403,13 @@ def batch_set_value(tuples):
         set_value(x, value)
 
 
-__all__ = ["abs", "all", "any", "argmax", "argmin", "batch_flatten", "batch_get_value", "batch_set_value", "binary_crossentropy", "cast", "categorical_crossentropy", "clip", "concatenate", "constant", "cumsum", "dot", "dtype", "equal", "eval", "exp", "expand_dims", "flatten", "gather", "get_value", "greater", "greater_equal", "hard_sigmoid", "int_shape", "is_tensor", "l2_normalize", "less", "less_equal", "log", "max", "maximum", "mean", "min", "minimum", "ndim", "not_equal", "one_hot", "ones", "ones_like", "permute_dimensions", "pow", "prod", "relu", "reshape", "round", "set_value", "shape", "sigmoid", "sign", "softmax", "softplus", "sparse_categorical_crossentropy", "sqrt", "square", "squeeze", "stack", "std", "sum", "switch", "tanh", "transpose", "var", "variable", "zeros", "zeros_like"]
+__all__ = [
+           "abs", "all", "any", "argmax", "argmin", "batch_flatten", "batch_get_value", "batch_set_value",
+           "binary_crossentropy", "cast", "categorical_crossentropy", "clip", "concatenate", "constant",
+           "cumsum", "dot", "dtype", "equal", "eval", "exp", "expand_dims", "flatten", "gather", "get_value",
+           "greater", "greater_equal", "hard_sigmoid", "int_shape", "is_tensor", "l2_normalize", "less",
+           "less_equal", "log", "max", "maximum", "mean", "min", "minimum", "ndim", "not_equal", "one_hot",
+           "ones", "ones_like", "permute_dimensions", "pow", "prod", "relu", "reshape", "round", "set_value",
+           "shape", "sigmoid", "sign", "softmax", "softplus", "sparse_categorical_crossentropy", "sqrt",
+           "square", "squeeze", "stack", "std", "sum", "switch", "tanh", "transpose", "var", "variable",
+           "zeros", "zeros_like"]

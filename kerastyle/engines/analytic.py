@@ -56,7 +56,7 @@ def unsupported_reason(model, plan) -> str | None:
     chain = model_chain(model)
     if chain is None:
         return "the model is not a single chain of layers (branches, several inputs, or a subclassed model)"
-    for param, regularizer in model._all_regularizers():
+    for _, regularizer in model._all_regularizers():
         if not isinstance(regularizer, regularizers.L1L2):
             return f"the regularizer {regularizer!r} has no analytic gradient (only l1, l2 and l1_l2 do)"
     for layer in chain:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .loss import EPSILON, Loss, _MEAN_REDUCTIONS, _clip, _reduce_for_gradient, _scale, functional
+from .loss import _MEAN_REDUCTIONS, EPSILON, Loss, _clip, _reduce_for_gradient, _scale, functional
 from .regression import ElementwiseLoss
 
 

@@ -73,7 +73,8 @@ class _ThresholdCounts(Metric):
         if self.top_k is not None:
             y_pred = _filter_top_k(y_pred, self.top_k)
         if self.class_id is not None:
-            y_true, y_pred, weights = y_true[..., self.class_id], y_pred[..., self.class_id], weights[..., self.class_id]
+            column = self.class_id
+            y_true, y_pred, weights = y_true[..., column], y_pred[..., column], weights[..., column]
         labels, scores, weights = y_true.reshape(-1) != 0, y_pred.reshape(-1), weights.reshape(-1)
         thresholds = torch.tensor(self.thresholds, dtype=scores.dtype, device=scores.device)
         positive = scores.unsqueeze(0) > thresholds.unsqueeze(1)  # (thresholds, elements)

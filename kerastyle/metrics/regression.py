@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from ..losses.regression import _log_cosh, _l2_normalize, _mae, _mape, _mse, _msle
+from ..losses.regression import _l2_normalize, _log_cosh, _mae, _mape, _mse, _msle
 from .metric import Metric, _Builtin, tensors
 
 

@@ -76,7 +76,8 @@ class Functional(Model):
                 tensor = node.outputs[0]
                 if id(tensor) not in known:
                     raise ValueError(
-                        f"Model {self.name!r}: graph disconnected. Layer {needed_by!r} needs input {node.layer.name!r}, "
+                        f"Model {self.name!r}: graph disconnected. Layer {needed_by!r} needs input "
+                        f"{node.layer.name!r}, "
                         f"which is not among the model's inputs ({', '.join(t.node.layer.name for t in self._inputs)}"
                         f"). Pass it in `inputs`.")
             for tensor in node.input_tensors:
@@ -151,8 +152,8 @@ class Functional(Model):
             return [inputs[n] for n in self.input_names]
         flat = [inputs] if torch.is_tensor(inputs) else list(flatten(inputs))
         if len(flat) != len(self._inputs):
-            raise ValueError(f"Model {self.name!r} expects {len(self._inputs)} input(s) ({', '.join(self.input_names)}), "
-                             f"got {len(flat)}.")
+            raise ValueError(f"Model {self.name!r} expects {len(self._inputs)} input(s) "
+                             f"({', '.join(self.input_names)}), got {len(flat)}.")
         return flat
 
     def _run(self, inputs, training, fused=()):

@@ -105,7 +105,7 @@ def _plan_weights(model, metadata, tensors, path) -> tuple[list, dict]:
 
 @torch.no_grad()
 def _assign_weights(plan) -> None:
-    for layer, param, value in plan:
+    for _, param, value in plan:
         param.copy_(value.to(dtype=param.dtype, device=param.device))
 
 

@@ -100,7 +100,8 @@ class ArrayData:
         return cls(xs)
 
     @classmethod
-    def from_user(cls, model, x, y, sample_weight=None, class_weight=None, x_arg="x", y_arg="y", sw_arg="sample_weight"):
+    def from_user(cls, model, x, y, sample_weight=None, class_weight=None, x_arg="x", y_arg="y",
+                  sw_arg="sample_weight"):
         """Inputs and targets checked against the built, compiled model; targets shaped for each loss."""
         data = cls.inputs_only(model, x, x_arg)
         plan = model._compile_outputs()
@@ -110,7 +111,7 @@ class ArrayData:
                              f"({', '.join(names)}).")
         targets = _as_list(y, names, y_arg, "output")
         ys = []
-        for i, (target, spec) in enumerate(zip(targets, plan.outputs)):
+        for target, spec in zip(targets, plan.outputs):
             arg = y_arg if len(targets) == 1 else f"{y_arg}[{spec.name!r}]"
             t = inputs.to_tensor(target, arg, dtype=None if spec.loss.kind == "custom" else torch.float32)
             inputs.check_same_length(data.x[0], x_arg, t, arg)
