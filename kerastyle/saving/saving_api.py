@@ -90,9 +90,10 @@ def _plan_weights(model, metadata, tensors, path) -> tuple[list, dict]:
             if value is None:
                 raise SavedFileError(f"{path!r}: {where}: tensor {key!r} is missing. Nothing was loaded.")
             expected = tuple(param.shape)
-            if tuple(value.shape) != expected or not value.is_floating_point():
+            if tuple(value.shape) != expected or value.is_floating_point() != param.is_floating_point():
+                kind = "a float" if param.is_floating_point() else "an integer"
                 raise SavedFileError(f"{path!r}: {where}: weight {i} is {value.dtype} of shape {tuple(value.shape)} "
-                                     f"in the file, but the model expects a float array of shape {expected}. "
+                                     f"in the file, but the model expects {kind} array of shape {expected}. "
                                      f"Nothing was loaded.")
             plan.append((layer, param, value))
             by_key[key] = param
