@@ -297,9 +297,33 @@ def _loss_or_metric(value, kind, custom_objects):
     return value
 
 
+def _slot_layout(opt) -> list[list[str]] | None:
+    """Keras 3's optimizer variables after ``[iteration, learning_rate]``, as blocks of kerastyle slot
+    names; each block runs over the trainable weights in order, its names interleaved per weight
+    (Adam: ``m0, v0, m1, v1, ...``). None for optimizers whose slots are not mapped."""
+    name = type(opt).__name__
+    config = opt.get_config()
+    if name in ("Adam", "AdamW"):
+        return [["m", "v"]] + ([["v_hat"]] if config.get("amsgrad") else [])
+    if name == "Adamax":
+        return [["m", "u"]]
+    if name == "SGD":
+        return [["momentum"]] if config.get("momentum") else []
+    if name == "RMSprop":
+        return [["velocity"]] + ([["momentum"]] if config.get("momentum") else []) + \
+            ([["average_gradient"]] if config.get("centered") else [])
+    if name == "Adagrad":
+        return [["accumulator"]]
+    return None
+
+
+def _slot_keys(model, layout) -> list:
+    return [(p, slot) for block in layout for p in model.trainable_weights for slot in block]
+
+
 def _install_optimizer_state(model, state, path) -> None:
-    """The step counter (and learning rate) from Keras's optimizer variables ``[iteration,
-    learning_rate, slots...]``; slot variables (moments) are not mapped and reported."""
+    """Keras's optimizer variables ``[iteration, learning_rate, slots...]`` into kerastyle's optimizer:
+    the step counter, and the slots (moments, accumulators) where the layouts are known to match."""
     opt = model.optimizer
     groups = getattr(opt, "param_groups", None)
     if not groups or len(state) < 1 or np.asarray(state[0]).shape != ():
@@ -307,13 +331,39 @@ def _install_optimizer_state(model, state, path) -> None:
     iterations = int(np.asarray(state[0]))
     if iterations < 0:
         raise SavedFileError(f"{path!r}: the optimizer's iteration counter is {iterations}. Nothing was loaded.")
+    slots = state[2:]
+    layout = _slot_layout(opt)
+    keys = _slot_keys(model, layout) if layout is not None else None
+    fitting = keys is not None and len(keys) == len(slots) and all(
+        tuple(np.shape(v)) == tuple(p.shape) for (p, _), v in zip(keys, slots))
     for group in groups:
         if "iterations" in group:
             group["iterations"] = iterations
-    if len(state) > 2:
-        warnings.warn(f"{path!r}: the optimizer's step count was restored, but its {len(state) - 2} slot variables "
-                      f"(moments, accumulators) were not: training continues with fresh optimizer slots.",
-                      stacklevel=4)
+    if slots and fitting:
+        for (param, slot), value in zip(keys, slots):
+            opt.state[param][slot] = torch.as_tensor(np.asarray(value)).to(dtype=param.dtype, device=param.device)
+    elif slots:
+        warnings.warn(f"{path!r}: the optimizer's step count was restored, but its {len(slots)} slot variables "
+                      f"(moments, accumulators) do not map onto kerastyle's {type(opt).__name__}: training "
+                      f"continues with fresh optimizer slots.", stacklevel=4)
+
+
+def _keras_optimizer_vars(model):
+    """``(name, [iteration, learning_rate, slots...])`` as Keras 3 stores a built optimizer, or None."""
+    opt = model.optimizer if getattr(model, "compiled", False) else None
+    layout = _slot_layout(opt) if opt is not None else None
+    if layout is None or not getattr(opt, "built", False):
+        return None
+    try:
+        lr = float(opt.learning_rate) if not isinstance(opt.get_config().get("learning_rate"), dict) else 0.0
+    except (TypeError, ValueError):
+        lr = 0.0
+    values = [np.asarray(opt.iterations, dtype=np.int64), np.asarray(lr, dtype=np.float32)]
+    for param, slot in _slot_keys(model, layout):
+        tensor = opt.state.get(param, {}).get(slot)
+        values.append(np.zeros(tuple(param.shape), np.float32) if tensor is None
+                      else tensor.detach().cpu().numpy().astype(np.float32))
+    return opt.get_config().get("name") or type(opt).__name__.lower(), values
 
 
 # -- writing ------------------------------------------------------------------------------------------
@@ -330,7 +380,7 @@ def save_as_keras(model, filepath, overwrite=True) -> None:
         doc["compile_config"] = compile_config
     weights = io.BytesIO()
     with h5.h5py.File(weights, "w") as f:
-        h5.write_keras3(model, f)
+        h5.write_keras3(model, f, _keras_optimizer_vars(model) if compile_config is not None else None)
     metadata = {"keras_version": KERAS_VERSION_WRITTEN, "date_saved": time.strftime("%Y-%m-%d@%H:%M:%S"),
                 "writer": "kerastyle"}
     buffer = io.BytesIO()
