@@ -34,7 +34,7 @@ SCRIPT = r"""
 import json, os, sys, time
 import numpy as np
 import kerastyle as keras
-from kerastyle import saving
+from kerastyle.saving import file_format
 from kerastyle.callbacks import BackupAndRestore, Callback, LearningRateScheduler
 from kerastyle.layers import Dense, Dropout, Input
 from kerastyle.optimizers import Adam
@@ -69,7 +69,7 @@ def run(mode, backup_dir, out):
                 print("PAUSED", flush=True)
                 time.sleep(120)
             real_replace(src, dst)
-        saving.os.replace = slow_replace
+        file_format.os.replace = slow_replace
 
     history = model.fit(x, y, epochs=6, batch_size=16, validation_split=0.25, verbose=0,
                         callbacks=[LearningRateScheduler(lambda epoch, lr: lr * 0.9), Probe(),
