@@ -201,7 +201,8 @@ def test_unsupported_layer_is_named_with_the_supported_list(tmp_path):
     def rename(doc):
         doc["config"]["layers"][1]["class_name"] = "FancyAttention"
     _rewrite_keras(FIXTURES / "mlp.keras", tmp_path / "x.keras", config=rename)
-    with pytest.raises(SavedFileError, match="'FancyAttention' is not one kerastyle implements. Supported layers:.*Dense"):
+    with pytest.raises(SavedFileError,
+                       match="'FancyAttention' is not one kerastyle implements. Supported layers:.*Dense"):
         kt.models.load_model(tmp_path / "x.keras")
 
 

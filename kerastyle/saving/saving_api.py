@@ -19,6 +19,7 @@ import numpy as np
 import safetensors.torch
 import torch
 
+from . import keras_format
 from .file_format import (
     KINDS,
     SavedFileError,
@@ -32,7 +33,6 @@ from .file_format import (
     unpack,
     write_atomic,
 )
-from . import keras_format
 from .serialization import Unsaveable, deserialize, deserialize_model, serialize
 
 

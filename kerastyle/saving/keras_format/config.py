@@ -67,7 +67,8 @@ def _sequential(config, custom_objects) -> dict:
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
         raise ValueError(f"a Sequential config must hold a 'layers' list, got {_short(config)}")
     name = config.get("name")
-    layers = [model_entry(e, custom_objects, f"layer {i} of Sequential {name!r}") for i, e in enumerate(config["layers"])]
+    layers = [model_entry(e, custom_objects, f"layer {i} of Sequential {name!r}")
+              for i, e in enumerate(config["layers"])]
     out = {"name": name, "layers": layers}
     shape = config.get("build_input_shape")
     if shape is not None:
@@ -143,7 +144,8 @@ def _functional(config, custom_objects) -> dict:
     ins, in_list = ends(config.get("input_layers"), "input_layers")
     outs, out_list = ends(config.get("output_layers"), "output_layers")
     return {"name": name, "trainable": config.get("trainable", True), "layers": layers, "input_layers": ins,
-            "output_layers": outs, "input_is_list": in_list or len(ins) > 1, "output_is_list": out_list or len(outs) > 1}
+            "output_layers": outs, "input_is_list": in_list or len(ins) > 1,
+            "output_is_list": out_list or len(outs) > 1}
 
 
 def _layer_class(entry, custom_objects, where):

@@ -209,8 +209,9 @@ def plan_keras3(model, f, path) -> list:
     stored = {f"layers/{name}" for name in _all_datasets(f["layers"])} if "layers" in f else set()
     extra = sorted(stored - claimed)
     if extra:
-        raise SavedFileError(f"{path!r} holds weights that model {model.name!r} has no place for ({', '.join(extra[:4])}"
-                             f"{', ...' if len(extra) > 4 else ''}): the architectures differ. Nothing was loaded.")
+        listed = ", ".join(extra[:4]) + (", ..." if len(extra) > 4 else "")
+        raise SavedFileError(f"{path!r} holds weights that model {model.name!r} has no place for ({listed}): the "
+                             f"architectures differ. Nothing was loaded.")
     return plan
 
 
