@@ -257,3 +257,15 @@ def test_truncated_files_are_refused(tmp_path, name):
 def test_weights_file_is_not_a_model(tmp_path):
     with pytest.raises(SavedFileError, match="weights only"):
         kt.models.load_model(FIXTURES / "mlp.weights.h5")
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn", "lstm"])
+def test_fixture_written_back_loads_in_real_keras(tmp_path, name):
+    keras = pytest.importorskip("keras")
+    data = _fixture(name)
+    model = kt.models.load_model(FIXTURES / f"{name}.keras")
+    model.save(tmp_path / "back.keras", format="keras")
+    theirs = keras.saving.load_model(tmp_path / "back.keras")
+    np.testing.assert_allclose(theirs.predict(data["x0"], verbose=0), data["y"], rtol=1e-5, atol=1e-6)
+    for ours, other in zip(theirs.get_weights(), _keras_weights(data)):
+        np.testing.assert_array_equal(ours, other)

@@ -172,14 +172,19 @@ def _alias(name):
 
 
 def _accepted(cls) -> set | None:
-    """Keyword arguments ``cls`` takes (None: it takes any)."""
-    params = inspect.signature(cls.__init__).parameters
-    names = {p for p in params if p != "self"}
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        if issubclass(cls, layers_module.Layer) and cls.__module__.startswith("kerastyle."):
-            return (names - {"kwargs"}) | set(BASE_ARGUMENTS)
-        return None
-    return names
+    """Keyword arguments ``cls`` takes (None: any), following ``**kwargs`` up the class hierarchy
+    (``Conv2D(filters, kernel_size, **kwargs)`` passes the rest to its base class)."""
+    names: set = set(getattr(cls, "cell_keys", ()))  # recurrent layers pass these on to their cell
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        if klass is layers_module.Layer:
+            return names | set(BASE_ARGUMENTS)
+        params = inspect.signature(klass.__init__).parameters
+        names |= {p for p, v in params.items() if p != "self" and v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)}
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return names
+    return None
 
 
 def _layer(entry, custom_objects, where) -> dict:
@@ -254,23 +259,41 @@ def dtype_name(value, label="layer"):
 
 
 def initializer(value, label):
-    """An initializer the kerastyle layer takes: the serialized dict when kerastyle's initializers
-    read dicts, else Keras's snake-case name (default settings only)."""
+    """An initializer the kerastyle layer takes: Keras's snake-case name when the settings are the
+    defaults (``'glorot_uniform'``), else the serialized dict (when kerastyle's initializers read dicts)."""
     if not isinstance(value, dict):
         return value
     plain = _plain_object(value)
     from ... import initializers
-    try:
-        initializers.get(plain)
-        return plain
-    except (ValueError, TypeError):
-        pass
     cls = plain.get("class_name")
-    settings = {k: v for k, v in (plain.get("config") or {}).items() if v is not None}
-    name = _INITIALIZER_NAMES.get(cls) or (cls if isinstance(cls, str) and cls in _INITIALIZER_NAMES.values() else None)
-    if name is not None and settings in ({}, _INITIALIZER_DEFAULTS.get(cls, {})):
-        return name
+    snake = _INITIALIZER_NAMES.get(cls) or (keras_snake_name(cls) if isinstance(cls, str) else None)
+    try:
+        configured = initializers.get(plain)
+    except (ValueError, TypeError):
+        configured = None
+    if configured is not None:
+        try:
+            default = initializers.get(snake)
+            if default is configured or default == configured or \
+                    (callable(default) and getattr(default, "__name__", None) == snake and
+                     _default_settings(plain) in ({}, _INITIALIZER_DEFAULTS.get(cls, {}))):
+                return snake
+        except (ValueError, TypeError):
+            pass
+        return plain
+    if snake in _INITIALIZER_NAMES.values() and _default_settings(plain) in ({}, _INITIALIZER_DEFAULTS.get(cls, {})):
+        return snake
     raise UnsupportedKerasConfig(f"{label}: the initializer {_short(value)} is not supported by kerastyle")
+
+
+def _default_settings(plain):
+    return {k: v for k, v in (plain.get("config") or {}).items() if v is not None and k != "gain" or
+            (k == "gain" and v != 1.0)}
+
+
+def keras_snake_name(name: str) -> str:
+    from .h5 import keras_snake
+    return keras_snake(name)
 
 
 def _plain_object(value):
