@@ -238,18 +238,30 @@ class Model(Layer):
         return json.dumps({"module": "kerastyle", "class_name": type(self).__name__, "config": self.get_config()},
                           **kwargs)
 
-    def save(self, filepath, overwrite=True, **kwargs) -> None:
-        """Write architecture, compile settings, optimizer state and weights to one file, atomically."""
-        check_kwargs("save", kwargs, ("filepath", "overwrite"))
-        saving.save_model(self, filepath, overwrite)
+    def save(self, filepath, overwrite=True, format=None, **kwargs) -> None:
+        """Write architecture, compile settings, optimizer state and weights to one file, atomically.
+
+        kerastyle's own checked format by default, whatever the name; ``format="keras"`` writes a
+        Keras 3 ``.keras`` archive that real Keras loads (docs/coming-from-keras.md)."""
+        check_kwargs("save", kwargs, ("filepath", "overwrite", "format"))
+        if format in ("keras", "keras3"):
+            saving.save_as_keras(self, filepath, overwrite)
+        elif format in (None, "kerastyle"):
+            saving.save_model(self, filepath, overwrite)
+        else:
+            raise ValueError(f"save(): argument `format` must be None or 'kerastyle' (kerastyle's own format) or "
+                             f"'keras' (a Keras 3 .keras archive), got {format!r}.")
 
     def save_weights(self, filepath, overwrite=True) -> None:
-        """Write the weights only (Keras names and layout), atomically."""
+        """Write the weights only (Keras names and layout), atomically: kerastyle's format, or Keras 3's
+        HDF5 layout when the name ends in ``.h5`` (``m.weights.h5``)."""
         saving.save_weights(self, filepath, overwrite)
 
-    def load_weights(self, filepath) -> None:
-        """Load weights saved by ``save_weights``/``save``, layer by layer in order; all or nothing."""
-        saving.load_weights(self, filepath)
+    def load_weights(self, filepath, skip_mismatch=False, by_name=False, **kwargs) -> None:
+        """Load weights saved by ``save_weights``/``save`` (kerastyle or Keras files: ``.weights.h5``,
+        ``.keras``, Keras 2 ``.h5`` by layer order or ``by_name``); all or nothing."""
+        check_kwargs("load_weights", kwargs, ("filepath", "skip_mismatch", "by_name"))
+        saving.load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
 
     def export_onnx(self, filepath) -> None:
         """Write the inference graph as ONNX (needs the ``onnx`` and ``onnxscript`` packages)."""

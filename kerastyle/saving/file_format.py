@@ -114,7 +114,7 @@ def _parse(data: bytes, path: str, kinds: tuple[str, ...]) -> tuple[str, dict, d
     tail = data[-(len(_TRAILER) + _DIGEST_LEN):]
     if not tail.startswith(_TRAILER):
         raise SavedFileError(f"{path!r} has no kerastyle checksum at its end: the file is truncated, or it "
-                             f"was not written by kerastyle (Keras .keras/.h5 files cannot be loaded). "
+                             f"was not written by kerastyle. "
                              f"Nothing was loaded.")
     if hashlib.sha256(data[:-_DIGEST_LEN]).hexdigest().encode() != tail[len(_TRAILER):]:
         raise SavedFileError(f"{path!r} is corrupted: its SHA-256 checksum does not match its contents (the "

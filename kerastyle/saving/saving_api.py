@@ -19,6 +19,7 @@ import numpy as np
 import safetensors.torch
 import torch
 
+from . import keras_format
 from .file_format import (
     KINDS,
     SavedFileError,
@@ -257,7 +258,10 @@ def save_model(model, filepath, overwrite=True) -> None:
 
 
 def load_model(filepath, custom_objects=None, compile=True):
-    """``kerastyle.models.load_model``: rebuild, compile and fill a model saved by ``model.save``."""
+    """``kerastyle.models.load_model``: rebuild, compile and fill a model saved by ``model.save`` or by
+    real Keras (a ``.keras`` archive or an ``.h5`` file, recognised by content)."""
+    if keras_format.sniff(check_path(filepath, "filepath")) is not None:
+        return keras_format.load_model(filepath, custom_objects=custom_objects, compile=compile)
     path, meta, entries = unpack(filepath, ("model",))
     doc = json_entry(entries, "config.json", path)
     if not isinstance(doc, dict) or doc.get("module") != "kerastyle" or not isinstance(doc.get("class_name"), str):
@@ -298,7 +302,11 @@ def _deserialize_metrics(entries, custom_objects):
 
 
 def save_weights(model, filepath, overwrite=True) -> None:
-    """``model.save_weights``: the weights only (Keras names and layout), same container."""
+    """``model.save_weights``: the weights only (Keras names and layout), same container; a name
+    ending in ``.h5`` (``m.weights.h5``) gets Keras 3's HDF5 weights layout instead."""
+    if keras_format.is_h5_name(check_path(filepath, "filepath")):
+        keras_format.save_weights_h5(model, filepath, overwrite)
+        return
     if not model.built:
         raise ValueError(f"Model {model.name!r} has no weights yet: build it (input_shape=, Input or build()) "
                          f"before save_weights().")
@@ -307,8 +315,15 @@ def save_weights(model, filepath, overwrite=True) -> None:
                   overwrite)
 
 
-def load_weights(model, filepath) -> None:
-    """``model.load_weights``: from a weights, model or backup file; all-or-nothing."""
+def load_weights(model, filepath, by_name=False, skip_mismatch=False) -> None:
+    """``model.load_weights``: from a kerastyle weights, model or backup file, or from a Keras
+    ``.weights.h5`` / ``.keras`` / ``.h5`` file (``by_name`` for Keras 2 files); all-or-nothing."""
+    if keras_format.sniff(check_path(filepath, "filepath")) is not None:
+        keras_format.load_weights(model, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
+        return
+    if by_name or skip_mismatch:
+        raise ValueError("load_weights(): by_name= and skip_mismatch= apply to Keras .h5 files; kerastyle files "
+                         "are matched layer by layer in order.")
     if not model.built:
         raise ValueError(f"Model {model.name!r} is not built, so it has no weights to load into: build it "
                          f"(input_shape=, Input or build()) before load_weights().")
