@@ -119,8 +119,12 @@ class Initializer:
         if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0 for d in shape):
             raise ValueError(f"{type(self).__name__}: `shape` must be a tuple of non-negative integers, got "
                              f"{shape_or_tensor!r}.")
-        from .layers.layer import as_dtype  # late: layers import this module
-        tensor = torch.empty(tuple(int(d) for d in shape), dtype=as_dtype(dtype))
+        if isinstance(dtype, str):
+            dtype = getattr(torch, dtype, None)
+        if dtype is not None and not isinstance(dtype, torch.dtype):
+            raise ValueError(f"{type(self).__name__}: `dtype` must be a torch dtype or a name such as 'float32', got "
+                             f"{dtype!r}.")
+        tensor = torch.empty(tuple(int(d) for d in shape), dtype=dtype or torch.float32)
         with torch.no_grad():
             self.fill_(tensor)
         return tensor

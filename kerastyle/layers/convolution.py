@@ -232,7 +232,7 @@ class _Conv(Layer):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "padding": self.padding, "data_format": self.data_format,
                 "dilation_rate": self.dilation_rate, "groups": self.groups,
-                "activation": _activation_config(self.activation, self._activation_id), "use_bias": self.use_bias,
+                "activation": _activation_config(self, self.activation, self._activation_id), "use_bias": self.use_bias,
                 **self._weight_config(), "activity_regularizer": regularizers.serialize(self.activity_regularizer)}
 
 
