@@ -183,6 +183,11 @@ def _callbacks_list(callbacks):
     return [callbacks]  # a single callback, as Keras accepts
 
 
+def _has_progbar_logger(callbacks) -> bool:
+    from ..callbacks import ProgbarLogger
+    return any(isinstance(cb, ProgbarLogger) for cb in callbacks)
+
+
 def _check_epoch_args(batch_size, epochs, verbose, shuffle, initial_epoch):
     batch_size = 32 if batch_size is None else inputs.positive_int(batch_size, "batch_size")
     epochs = inputs.positive_int(epochs, "epochs")
@@ -225,7 +230,9 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
                   "samples": batches.n, "engine": eng.name, "initial_epoch": initial_epoch}
     if fallback_reason is not None and engine == "auto":
         run_params["analytic_unsupported"] = fallback_reason
-    cbs = CallbackList(_callbacks_list(callbacks) + [history], model, run_params)
+    user_callbacks = _callbacks_list(callbacks)
+    cbs = CallbackList(user_callbacks + [history], model, run_params)
+    bar_verbose = 0 if _has_progbar_logger(user_callbacks) else verbose  # one bar: the callback's
     model.stop_training = False
     weight_sum = _weight_sum_function(params)
 
@@ -254,9 +261,9 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
             model.train()
             snapshot = _weights_finite_snapshot(params, snapshot)  # restore point if an update overflows
             cbs.call("on_epoch_begin", epoch, {})
-            if verbose:
+            if bar_verbose:
                 print(f"Epoch {epoch + 1}/{epochs}")
-            bar = Progbar(steps, verbose)
+            bar = Progbar(steps, bar_verbose)
             loss_total, seen = 0.0, 0
             part_totals = [0.0] * len(part_names or [])
             metric_acc.reset()
@@ -304,7 +311,9 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
 
             logs = running_logs()
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = _evaluate_data(model, plan, val)
+                cbs.call("on_test_begin", {})
+                val_logs = _evaluate_data(model, plan, val, cbs)
+                cbs.call("on_test_end", dict(val_logs))
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             bar.finish(logs)
             cbs.call("on_epoch_end", epoch, logs)
@@ -466,9 +475,10 @@ def evaluate(model, x, y, batch_size=None, verbose="auto", sample_weight=None, s
                              "it.")
         batches = EpochBatches(ArrayData.from_user(model, x, y, sample_weight), batch_size, shuffle=False)
     plan = model._compile_outputs()
-    cbs = CallbackList(_callbacks_list(callbacks), model, {"verbose": verbose, "steps": batches.steps})
+    user_callbacks = _callbacks_list(callbacks)
+    cbs = CallbackList(user_callbacks, model, {"verbose": verbose, "steps": batches.steps})
     cbs.call("on_test_begin", {})
-    bar = Progbar(batches.steps, verbose)
+    bar = Progbar(batches.steps, 0 if _has_progbar_logger(user_callbacks) else verbose)
     logs = _evaluate_data(model, plan, batches, cbs)
     bar.finish(logs)
     cbs.call("on_test_end", logs)
