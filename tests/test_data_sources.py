@@ -73,7 +73,7 @@ def test_dataloader_dataset_generator_pydataset_match_arrays():
     same(reference, model.get_weights())
     model = make()
     source = Batches()
-    history = model.fit(source, epochs=2, verbose=0)
+    history = model.fit(source, epochs=2, verbose=0, shuffle=False)
     same(reference, model.get_weights())
     assert source.ends == 2 and len(history.history["loss"]) == 2
 
@@ -83,7 +83,7 @@ def test_history_and_evaluate_match_arrays():
     expected = model.fit(X, Y, batch_size=B, epochs=2, shuffle=False, verbose=0,
                          validation_data=(X[:40], Y[:40])).history
     model = make()
-    got = model.fit(Batches(), epochs=2, verbose=0, validation_data=iter(chunks()[:2] * 2),
+    got = model.fit(Batches(), epochs=2, verbose=0, shuffle=False, validation_data=iter(chunks()[:2] * 2),
                     validation_steps=2).history
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         np.testing.assert_allclose(got[key], expected[key], rtol=1e-5)
@@ -118,7 +118,7 @@ def test_steps_per_epoch_carries_the_iterator_and_warns_when_short():
             order.append(i)
             return super().__getitem__(i)
     with pytest.warns(UserWarning, match="ran out of data"):
-        history = make().fit(Recording(), steps_per_epoch=4, epochs=3, verbose=0)
+        history = make().fit(Recording(), steps_per_epoch=4, epochs=3, verbose=0, shuffle=False)
     # As Keras 3: 6 batches per pass, 4 per epoch; epoch 2 ends early when the pass does, epoch 3 starts anew.
     assert order == [0, 1, 2, 3, 4, 5, 0, 1, 2, 3]
     assert len(history.history["loss"]) == 3
@@ -172,8 +172,23 @@ def test_sample_weights_and_class_weights_from_a_generator():
     model.fit(X, Y, class_weight=cw, batch_size=B, epochs=1, shuffle=False, verbose=0)
     expected = model.get_weights()
     model = make()
-    model.fit(Batches(), class_weight=cw, verbose=0)
+    model.fit(Batches(), class_weight=cw, verbose=0, shuffle=False)
     same(expected, model.get_weights())
+
+
+def test_pydataset_batch_order_is_shuffled_by_default():
+    order = []
+
+    class Recording(Batches):
+        def __getitem__(self, i):
+            order.append(i)
+            return super().__getitem__(i)
+    keras.utils.set_random_seed(0)
+    make().fit(Recording(), epochs=3, verbose=0)
+    passes = [order[i:i + N // B] for i in range(0, len(order), N // B)]
+    # The peek at construction reads batch 0 of the first pass; every pass is a permutation.
+    assert all(sorted(p) == list(range(N // B)) for p in passes[1:])
+    assert any(p != list(range(N // B)) for p in passes)
 
 
 def test_unbuilt_model_builds_from_the_first_batch_and_analytic_engine_trains():

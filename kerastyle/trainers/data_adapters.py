@@ -310,7 +310,8 @@ def _batch_tensor(value, arg, dtype, device):
 
 class StreamData:
     """The adapter of a batch source. ``steps`` is ``steps_per_epoch`` if given, else the source's length
-    (None for generators). As in Keras: with ``steps_per_epoch`` the source's iterator carries over from
+    (None for generators). ``shuffle`` applies to a torch Dataset (samples) and a PyDataset (batch
+    order), as in Keras; a DataLoader and a generator keep their own order. As in Keras: with ``steps_per_epoch`` the source's iterator carries over from
     one epoch to the next; a sized source that runs out mid-epoch ends the epoch with a warning and
     starts a new pass next epoch; a generator that runs out ends training with a warning."""
 
@@ -321,6 +322,7 @@ class StreamData:
         self.n = None
         self.exhausted = False
         self.pydataset = source if isinstance(source, PyDataset) else None
+        self.shuffle = bool(shuffle)
         if isinstance(source, torch.utils.data.Dataset) and not isinstance(source, torch.utils.data.DataLoader):
             iterable = isinstance(source, torch.utils.data.IterableDataset)
             source = torch.utils.data.DataLoader(source, batch_size=batch_size or 32,
@@ -363,7 +365,10 @@ class StreamData:
         if self.pydataset is not None:
             self.pydataset.on_epoch_begin()
             ds = self.pydataset
-            self._iter = (ds[i] for i in range(len(ds)))
+            # As Keras 2 and 3: with shuffle=True the batches of a PyDataset/Sequence come in a new order
+            # each pass.
+            order = torch.randperm(len(ds)).tolist() if self.shuffle else range(len(ds))
+            self._iter = (ds[i] for i in order)
         else:
             self._iter = iter(self.source)
         self._consumed = 0
