@@ -12,6 +12,7 @@ package (``pip install tensorboard``).
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import torch
@@ -151,7 +152,9 @@ class TensorBoard(Callback):
             was_training = model.training
             model.eval()
             try:
-                self._writer("train").add_graph(_Traceable(model), sample[0] if len(sample) == 1 else sample)
+                with warnings.catch_warnings():  # torch.jit.trace's deprecation notice, not the user's concern
+                    warnings.simplefilter("ignore", FutureWarning)
+                    self._writer("train").add_graph(_Traceable(model), sample[0] if len(sample) == 1 else sample)
             finally:
                 model.train(was_training)
         except (RuntimeError, TypeError, ValueError, StopIteration, AttributeError):
