@@ -8,7 +8,14 @@ peak memory is its own and no run warms the caches of the next):
 * ``autograd``: kerastyle ``fit(engine='autograd')``;
 * ``torch``: a plain PyTorch loop over standard ``nn.Linear`` modules: shuffle once per epoch,
   slice batches, ``CrossEntropyLoss``, ``backward()``, ``torch.optim.SGD``, ``loss.item()`` per step;
-* ``keras``: Keras 3 on its torch backend, when ``import keras`` works.
+* ``keras``: Keras 3 on its torch backend, when ``import keras`` works;
+* ``dataloader``: kerastyle ``fit(DataLoader)`` against the plain PyTorch loop over the same kind of
+  ``DataLoader`` (``TensorDataset``, ``batch_size``, ``shuffle=True``), paired in one process (epochs
+  alternate; the row's ratio is the median of the per-epoch ratios);
+* ``uint8`` and ``torch-uint8``: the memory rows. The images stay ``uint8`` (0-255, as ``load_data()``
+  gives them): kerastyle ``fit(x_uint8)`` converts per batch; the plain loop indexes the uint8 tensor and
+  calls ``.float()`` per batch. Both train with ``Adam(1e-4)`` (raw 0-255 inputs), so their accuracy is
+  not comparable with the other rows; compare their peak and ``+train MB`` columns.
 
 kerastyle and Keras train with ``metrics=['accuracy']`` as the lecture scripts do. The first
 epoch is a warm-up; the table shows the median of the following ``--epochs`` epochs (the fastest
@@ -55,7 +62,7 @@ MODELS = {
 }
 DEFAULT_MODELS = ["784-128-10", "784-64-64-64-10", "784-1024x3-10"]
 VOCAB, SEQ_LEN = 5000, 80
-RUNS = ("analytic", "autograd", "torch", "keras")
+RUNS = ("analytic", "autograd", "torch", "keras", "dataloader", "uint8", "torch-uint8")
 SHARED_DATA = Path("/work/shared/data")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's kerastyle, installed or not
 
@@ -180,7 +187,7 @@ def _plain_torch_loop(hidden, reference, x, y, bs, generator=None):
         net = nn.Sequential(*layers[:-1])
         with torch.no_grad():
             for param, value in zip(net.parameters(), reference.to_torch().parameters()):
-                param.copy_(value)
+                param.copy_(value if value.shape == param.shape else value.T)  # kerastyle keeps Keras's (in, out)
     torch.set_rng_state(rng)
     optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
@@ -235,6 +242,23 @@ def _plain_torch_net(kind, reference, x):
     return net, x
 
 
+def _plain_loader_epoch(net, loader, lr_optimizer):
+    """One epoch of the plain PyTorch loop over a ``DataLoader``; returns its seconds."""
+    import torch
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def train_epoch():
+        start = time.perf_counter()
+        for xb, yb in loader:
+            lr_optimizer.zero_grad()
+            loss = loss_fn(net(xb), yb)
+            loss.backward()
+            lr_optimizer.step()
+            loss.item()
+        return time.perf_counter() - start
+    return train_epoch
+
+
 def worker(config: dict) -> dict:
     """Train one (run, model, batch size) and return its timings, accuracy and memory."""
     import numpy as np
@@ -275,6 +299,68 @@ def worker(config: dict) -> dict:
         result["accuracy"] = reference.evaluate(xt, yt, batch_size=1000, verbose=0, return_dict=True)["accuracy"]
         if plain_epoch:
             result["ratios"] = [a / b for a, b in zip(times[1:], plain_times[1:])]
+    elif run == "dataloader":
+        from torch.utils.data import DataLoader, TensorDataset
+        from kerastyle.callbacks import Callback
+        data = TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
+        loader = DataLoader(data, batch_size=bs, shuffle=True, generator=torch.Generator().manual_seed(0))
+        net, _ = _plain_torch_loop(hidden, reference, x, y, bs)
+        plain_epoch = _plain_loader_epoch(net, DataLoader(data, batch_size=bs, shuffle=True,
+                                                          generator=torch.Generator().manual_seed(1)),
+                                          torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9))
+        plain_times = []
+
+        class PairedTimer(Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.start = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                times.append(time.perf_counter() - self.start)
+                plain_times.append(plain_epoch())
+
+        base = _start_peak()
+        history = reference.fit(loader, epochs=epochs, verbose=0, callbacks=[PairedTimer()])
+        result["engine"] = history.params["engine"]
+        result["accuracy"] = reference.evaluate(xt, yt, batch_size=1000, verbose=0, return_dict=True)["accuracy"]
+        result["ratios"] = [a / b for a, b in zip(times[1:], plain_times[1:])]
+    elif run in ("uint8", "torch-uint8"):
+        x8, xt8 = (np.round(a * 255).astype(np.uint8) for a in (x, xt))
+        del x, xt
+        if run == "uint8":
+            import kerastyle as ks
+            reference.compile(ks.optimizers.Adam(1e-4), "sparse_categorical_crossentropy", metrics=["accuracy"])
+
+            class Timer(ks.callbacks.Callback):
+                def on_epoch_begin(self, epoch, logs=None):
+                    self.start = time.perf_counter()
+
+                def on_epoch_end(self, epoch, logs=None):
+                    times.append(time.perf_counter() - self.start)
+            base = _start_peak()
+            history = reference.fit(x8, y, batch_size=bs, epochs=epochs, verbose=0, callbacks=[Timer()])
+            result["engine"] = history.params["engine"]
+            result["accuracy"] = reference.evaluate(xt8, yt, batch_size=1000, verbose=0,
+                                                    return_dict=True)["accuracy"]
+        else:
+            net, _ = _plain_torch_loop(hidden, reference, x8[:1].astype(np.float32), y[:1], bs)
+            optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
+            loss_fn = torch.nn.CrossEntropyLoss()
+            x_t, y_t = torch.from_numpy(x8), torch.from_numpy(y)
+            base = _start_peak()
+            for _ in range(epochs):
+                start = time.perf_counter()
+                order = torch.randperm(len(x_t))
+                xs, ys = x_t[order], y_t[order]
+                for i in range(0, len(xs), bs):
+                    optimizer.zero_grad()
+                    loss = loss_fn(net(xs[i:i + bs].float()), ys[i:i + bs])
+                    loss.backward()
+                    optimizer.step()
+                    loss.item()
+                times.append(time.perf_counter() - start)
+            with torch.no_grad():
+                result["accuracy"] = float((net(torch.from_numpy(xt8).float()).argmax(1) ==
+                                            torch.from_numpy(yt)).float().mean())
     elif run == "torch":
         net, train_epoch = _plain_torch_loop(hidden, reference, x, y, bs)
         base = _start_peak()
@@ -373,6 +459,7 @@ def main(argv=None) -> None:
                     if run not in rows or row.get("epoch_s", math.inf) < rows[run].get("epoch_s", math.inf):
                         rows[run] = row
             plain = rows.get("torch", {}).get("epoch_s")
+            plain8 = rows.get("torch-uint8", {}).get("epoch_s")
             print(f"\n{model}, batch {bs}")
             print(f"| {'run':<22} | {'s/epoch':>8} | {'vs torch':>8} | {'test acc':>8} | {'peak MB':>8} | "
                   f"{'+train MB':>9} |")
@@ -384,7 +471,16 @@ def main(argv=None) -> None:
                 label = run if run != "analytic" else f"analytic ({row['engine']})"
                 if run in ("analytic", "autograd"):
                     label = f"kerastyle {row['engine']}"
-                ratio = f"{row['epoch_s'] / plain:.2f}x" if plain else "-"
+                if run == "dataloader":  # paired with the plain loop over a DataLoader, epoch by epoch
+                    label = "fit(DataLoader) paired"
+                    ratio = f"{statistics.median(row['ratios']):.2f}x"
+                elif run == "uint8":
+                    label = f"kerastyle uint8 {row['engine']}"
+                    ratio = f"{row['epoch_s'] / plain8:.2f}x" if plain8 else "-"
+                elif run == "torch-uint8":
+                    ratio = "1.00x"
+                else:
+                    ratio = f"{row['epoch_s'] / plain:.2f}x" if plain else "-"
                 print(f"| {label:<22} | {row['epoch_s']:>8.3f} | {ratio:>8} | {row['accuracy']:>8.4f} | "
                       f"{row['peak_mb']:>8.0f} | {row['train_mb']:>9.1f} |")
             if args.repeats > 1:  # runs next to each other in time see similar machine load

@@ -9,6 +9,7 @@ them.
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import torch
@@ -18,6 +19,7 @@ from .. import backend, inputs, losses, optimizers, saving, trainers
 from ..engines.output_plan import OutputPlan
 from ..layers.layer import BASE_ARGUMENTS, Layer, check_kwargs
 from ..layers.node import KerasTensor, flatten, map_structure
+from ..trainers import batch_api
 from . import summary as summary_module
 
 
@@ -224,9 +226,56 @@ class Model(Layer):
                                  steps=steps, callbacks=callbacks, return_dict=return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, **kwargs):
-        """Model outputs as numpy arrays (a list of them for several outputs)."""
+        """Model outputs as numpy arrays (a list of them for several outputs). ``x`` may be arrays, a list
+        of samples, a single sample (shaped exactly like one input sample), or a dataset/generator."""
         check_kwargs("predict", kwargs, ("x", "batch_size", "verbose", "steps", "callbacks"))
+        x = batch_api.as_batch_of_one(self, x)
         return trainers.predict(self, x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
+
+    # -- batch-level API (kerastyle/trainers/batch_api.py) ----------------------------------------
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, reset_metrics=True,
+                       return_dict=False):
+        """One gradient step on ``(x, y)``: the loss, ``[loss, *metrics]`` or a dict (``return_dict``)."""
+        return batch_api.train_on_batch(self, x, y, sample_weight, class_weight, reset_metrics, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, reset_metrics=True, return_dict=False):
+        """Loss and metrics of ``(x, y)`` in inference mode, no update (same return forms)."""
+        return batch_api.test_on_batch(self, x, y, sample_weight, reset_metrics, return_dict)
+
+    def predict_on_batch(self, x):
+        """Outputs of ``x`` in one forward pass (numpy)."""
+        return batch_api.predict_on_batch(self, batch_api.as_batch_of_one(self, x))
+
+    def reset_metrics(self) -> None:
+        """Reset the compiled metrics and the values the batch-level API accumulates."""
+        batch_api.reset_metrics(self)
+
+    # -- Keras 2's generator methods (deprecated there; fit/evaluate/predict take generators) ----------
+    def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
+                      validation_data=None, validation_steps=None, validation_freq=1, class_weight=None,
+                      max_queue_size=10, workers=1, use_multiprocessing=False, shuffle=True, initial_epoch=0):
+        """Keras 2's ``fit_generator``: ``fit(generator, ...)``. Batches are produced in the calling thread
+        (``workers``, ``use_multiprocessing``, ``max_queue_size`` are checked, not used)."""
+        _deprecated("fit_generator", "fit")
+        _check_worker_args(max_queue_size, workers, use_multiprocessing)
+        return self.fit(generator, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=verbose,
+                        callbacks=callbacks, validation_data=validation_data, validation_steps=validation_steps,
+                        validation_freq=validation_freq, class_weight=class_weight, shuffle=shuffle,
+                        initial_epoch=initial_epoch)
+
+    def evaluate_generator(self, generator, steps=None, callbacks=None, max_queue_size=10, workers=1,
+                           use_multiprocessing=False, verbose=0):
+        """Keras 2's ``evaluate_generator``: ``evaluate(generator, ...)``."""
+        _deprecated("evaluate_generator", "evaluate")
+        _check_worker_args(max_queue_size, workers, use_multiprocessing)
+        return self.evaluate(generator, steps=steps, callbacks=callbacks, verbose=verbose)
+
+    def predict_generator(self, generator, steps=None, callbacks=None, max_queue_size=10, workers=1,
+                          use_multiprocessing=False, verbose=0):
+        """Keras 2's ``predict_generator``: ``predict(generator, ...)``."""
+        _deprecated("predict_generator", "predict")
+        _check_worker_args(max_queue_size, workers, use_multiprocessing)
+        return self.predict(generator, steps=steps, callbacks=callbacks, verbose=verbose)
 
     # -- saving (kerastyle/saving, docs/saving.md) ---------------------------------------------
     def get_config(self) -> dict:
@@ -291,6 +340,19 @@ class Model(Layer):
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} layers={[layer.name for layer in self.layers]}>"
+
+
+def _deprecated(old, new):
+    warnings.warn(f"`Model.{old}` is deprecated and will be removed in a future version (Keras 3 removed it). "
+                  f"Please use `Model.{new}`, which supports generators.", DeprecationWarning, stacklevel=3)
+
+
+def _check_worker_args(max_queue_size, workers, use_multiprocessing):
+    for arg, value in (("max_queue_size", max_queue_size), ("workers", workers)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"Argument `{arg}` must be an integer >= 0, got {value!r}.")
+    if not isinstance(use_multiprocessing, (bool, np.bool_)):
+        raise ValueError(f"Argument `use_multiprocessing` must be True or False, got {use_multiprocessing!r}.")
 
 
 def _default_name(cls) -> str:

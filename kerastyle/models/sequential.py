@@ -192,6 +192,21 @@ class Sequential(Model):
             raise ValueError(f"Argument `x` has shape {tuple(x.shape)}, but model {self.name!r} expects inputs of "
                              f"shape {(None, *expected)}.{hint}")
 
+    # -- Keras 2's class predictions ------------------------------------------------------------------
+    def predict_proba(self, x, batch_size=32, verbose=0):
+        """Keras 2's ``predict_proba``: the same as ``predict`` (the model's output probabilities)."""
+        return self.predict(x, batch_size=batch_size, verbose=verbose)
+
+    def predict_classes(self, x, batch_size=32, verbose=0):
+        """Keras 2's ``predict_classes``: the arg-max class for several output units, else
+        ``output > 0.5`` as int32 (a binary model), shape ``(n, 1)`` as Keras 2 returned it."""
+        proba = self.predict(x, batch_size=batch_size, verbose=verbose)
+        if isinstance(proba, list):
+            raise ValueError(f"predict_classes() needs a model with one output; {self.name!r} has {len(proba)}.")
+        if proba.shape[-1] > 1:
+            return proba.argmax(axis=-1)
+        return (proba > 0.5).astype("int32")
+
     # -- config ------------------------------------------------------------------------------
     def get_config(self) -> dict:
         """``{"name", "layers": [{"module", "class_name", "config"}], "build_input_shape"}``."""

@@ -20,7 +20,9 @@ from ..callbacks import CallbackList, History
 from ..engines import make_engine
 from ..layers.layer import collect_losses
 from ..progbar import Progbar
-from .data_adapters import ArrayData, EpochBatches
+import warnings
+
+from .data_adapters import ArrayData, EpochBatches, StreamData, is_stream
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -181,6 +183,11 @@ def _callbacks_list(callbacks):
     return [callbacks]  # a single callback, as Keras accepts
 
 
+def _has_progbar_logger(callbacks) -> bool:
+    from ..callbacks import ProgbarLogger
+    return any(isinstance(cb, ProgbarLogger) for cb in callbacks)
+
+
 def _check_epoch_args(batch_size, epochs, verbose, shuffle, initial_epoch):
     batch_size = 32 if batch_size is None else inputs.positive_int(batch_size, "batch_size")
     epochs = inputs.positive_int(epochs, "epochs")
@@ -201,28 +208,18 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
     model._require_compiled("fit")
     batch_size, epochs, verbose, shuffle, initial_epoch = _check_epoch_args(batch_size, epochs, verbose, shuffle,
                                                                             initial_epoch)
-    if steps_per_epoch is not None or validation_steps is not None:
-        raise ValueError("Arguments `steps_per_epoch` and `validation_steps` apply to generators and datasets; "
-                         "with arrays the batch size sets the steps.")
     validation_batch_size = batch_size if validation_batch_size is None else inputs.positive_int(
         validation_batch_size, "validation_batch_size")
     validation_freq = inputs.positive_int(validation_freq, "validation_freq")
 
-    data = ArrayData.from_user(model, x, y, sample_weight, class_weight)
-    val = None
-    if validation_data is not None:
-        val = _validation_data(model, validation_data)
-    elif validation_split:
-        data, val = data.split(validation_split)
+    batches, val = _training_sources(model, x, y, sample_weight, class_weight, batch_size, shuffle, steps_per_epoch,
+                                     validation_split, validation_data, validation_steps, validation_batch_size)
     plan = model._compile_outputs()
-    for spec, target in zip(plan.outputs, data.y):
-        spec.loss.adapt(target)  # once per fit, training targets only (e.g. alpha='balanced')
 
     eng, fallback_reason = make_engine(engine, model, plan)
     optimizer = model.optimizer
     params = [p for p in model.parameters() if p.requires_grad]
     constrained = [(p, c) for p, c in model._all_constraints() if p.requires_grad]
-    batches = EpochBatches(data, batch_size, shuffle)
     steps = batches.steps
     metric_acc = _MetricAccumulator(plan)
     part_names = None if plan.single else [f"{o.name}_loss" for o in plan.outputs]
@@ -233,7 +230,9 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
                   "samples": batches.n, "engine": eng.name, "initial_epoch": initial_epoch}
     if fallback_reason is not None and engine == "auto":
         run_params["analytic_unsupported"] = fallback_reason
-    cbs = CallbackList(_callbacks_list(callbacks) + [history], model, run_params)
+    user_callbacks = _callbacks_list(callbacks)
+    cbs = CallbackList(user_callbacks + [history], model, run_params)
+    bar_verbose = 0 if _has_progbar_logger(user_callbacks) else verbose  # one bar: the callback's
     model.stop_training = False
     weight_sum = _weight_sum_function(params)
 
@@ -262,9 +261,9 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
             model.train()
             snapshot = _weights_finite_snapshot(params, snapshot)  # restore point if an update overflows
             cbs.call("on_epoch_begin", epoch, {})
-            if verbose:
+            if bar_verbose:
                 print(f"Epoch {epoch + 1}/{epochs}")
-            bar = Progbar(steps, verbose)
+            bar = Progbar(steps, bar_verbose)
             loss_total, seen = 0.0, 0
             part_totals = [0.0] * len(part_names or [])
             metric_acc.reset()
@@ -302,6 +301,7 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
                 bar.update(step + 1, running_logs)
                 if model.stop_training:
                     break
+            batches.end_epoch()
             if halted:
                 break
             if not math.isfinite(float(checked)) and not _all_finite(params):
@@ -311,11 +311,13 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
 
             logs = running_logs()
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = _evaluate_data(model, plan, val, validation_batch_size)
+                cbs.call("on_test_begin", {})
+                val_logs = _evaluate_data(model, plan, val, cbs)
+                cbs.call("on_test_end", dict(val_logs))
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             bar.finish(logs)
             cbs.call("on_epoch_end", epoch, logs)
-            if model.stop_training:
+            if model.stop_training or batches.exhausted:  # a generator that ran out cannot serve another epoch
                 break
         cbs.call("on_train_end", logs)
         if hasattr(optimizer, "finalize_variable_values"):
@@ -349,29 +351,83 @@ def _non_finite(model, cbs, params, snapshot, epoch, step, steps, value, weights
         f"does not match the output activation.")
 
 
-def _validation_data(model, validation_data):
+def _training_sources(model, x, y, sample_weight, class_weight, batch_size, shuffle, steps_per_epoch,
+                      validation_split, validation_data, validation_steps, validation_batch_size):
+    """The adapters of the training data and of the validation data (None without validation)."""
+    if is_stream(x):
+        _refuse_with_stream(x, "x", y=y, sample_weight=sample_weight)
+        if validation_split:
+            raise ValueError(f"Argument `validation_split` is only supported for arrays; `x` is a "
+                             f"{type(x).__name__}: pass `validation_data` instead.")
+        batches = StreamData(model, x, "x", batch_size=batch_size, shuffle=shuffle, steps=steps_per_epoch,
+                             class_weight=class_weight)
+        plan = model._compile_outputs()
+        for spec in plan.outputs:
+            if getattr(spec.loss, "alpha", None) == "balanced":
+                raise ValueError(f"Loss {spec.loss.name!r} with alpha='balanced' computes its class weights from all "
+                                 f"training targets at once, which a {type(x).__name__} does not give; pass arrays "
+                                 f"or explicit alpha values.")
+        data = None
+    else:
+        if steps_per_epoch is not None:
+            raise ValueError("Argument `steps_per_epoch` applies to generators and datasets; with arrays the batch "
+                             "size sets the steps.")
+        data = ArrayData.from_user(model, x, y, sample_weight, class_weight)
+    val = None
+    if validation_data is not None:
+        val = _validation_data(model, validation_data, validation_batch_size, validation_steps)
+    else:
+        if validation_steps is not None:
+            raise ValueError("Argument `validation_steps` needs `validation_data` that is a generator or dataset.")
+        if validation_split and data is not None:
+            data, val_data = data.split(validation_split)
+            val = EpochBatches(val_data, validation_batch_size, shuffle=False)
+    if data is not None:
+        plan = model._compile_outputs()
+        for spec, target in zip(plan.outputs, data.y):
+            spec.loss.adapt(target)  # once per fit, training targets only (e.g. alpha='balanced')
+        batches = EpochBatches(data, batch_size, shuffle)
+    return batches, val
+
+
+def _refuse_with_stream(x, arg, **given):
+    """Keras refuses ``y`` and ``sample_weight`` next to a dataset or generator (the batches carry them)."""
+    for name, value in given.items():
+        if value is not None:
+            raise ValueError(f"Argument `{name}` must not be given when `{arg}` is a {type(x).__name__}: its batches "
+                             f"carry the targets and sample weights as (x, y) or (x, y, sample_weight).")
+
+
+def _validation_data(model, validation_data, batch_size, steps):
+    """The validation adapter: a batch source, or a tuple of arrays."""
+    if is_stream(validation_data):
+        return StreamData(model, validation_data, "validation_data", batch_size=batch_size, shuffle=False,
+                          steps=steps, steps_arg="validation_steps")
+    if steps is not None:
+        raise ValueError("Argument `validation_steps` applies to generators and datasets; with arrays "
+                         "`validation_batch_size` sets the steps.")
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
         length = f" of length {len(validation_data)}" if hasattr(validation_data, "__len__") else ""
         raise ValueError("Argument `validation_data` must be a tuple (x_val, y_val) or (x_val, y_val, "
-                         f"sample_weight_val), got {type(validation_data).__name__}{length}.")
+                         f"sample_weight_val), or a generator or dataset, got {type(validation_data).__name__}{length}.")
     xv, yv, wv = (*validation_data, None)[:3]
-    return ArrayData.from_user(model, xv, yv, wv, x_arg="validation_data[0]", y_arg="validation_data[1]",
+    data = ArrayData.from_user(model, xv, yv, wv, x_arg="validation_data[0]", y_arg="validation_data[1]",
                                sw_arg="validation_data[2]")
+    return EpochBatches(data, batch_size, shuffle=False)
 
 
 # -- evaluate / predict ---------------------------------------------------------------------------------
 @torch.no_grad()
-def _evaluate_data(model, plan, data, batch_size, cbs=None):
+def _evaluate_data(model, plan, batches, cbs=None):
     """Per-sample averages of the loss (with regularization, as Keras reports it) and the metrics over
-    ``data``, in inference mode."""
+    the batches of one pass of the adapter ``batches``, in inference mode."""
     was_training = model.training
     model.eval()
     penalties = model._all_regularizers()
     acc = _MetricAccumulator(plan)
     acc.reset()
     part_names = None if plan.single else [f"{o.name}_loss" for o in plan.outputs]
-    loss_total, part_totals = 0.0, [0.0] * len(part_names or [])
-    batches = EpochBatches(data, batch_size, shuffle=False)
+    loss_total, part_totals, seen = 0.0, [0.0] * len(part_names or []), 0
     try:
         for step, (xb, yb, wb) in enumerate(batches.new_epoch()):
             if cbs is not None:
@@ -385,18 +441,22 @@ def _evaluate_data(model, plan, data, batch_size, cbs=None):
                 loss = loss + term
             size = (xb if torch.is_tensor(xb) else xb[0]).shape[0]
             loss_total += float(loss) * size
+            seen += size
             if parts is not None:
                 for i, part in enumerate(parts):
                     part_totals[i] += float(part) * size
             acc.add(yb, out)
             if cbs is not None:
-                cbs.call("on_test_batch_end", step, {"loss": loss_total})
+                cbs.call("on_test_batch_end", step, {"loss": loss_total / seen})
+        batches.end_epoch()
     finally:
         model.train(was_training)
-    n = data.n
-    logs = {"loss": loss_total / n}
+    if seen == 0:
+        raise ValueError("The evaluation data gave no batches (a generator that ran out?); evaluate needs at least "
+                         "one batch.")
+    logs = {"loss": loss_total / seen}
     if part_names is not None:
-        logs.update({name: t / n for name, t in zip(part_names, part_totals)})
+        logs.update({name: t / seen for name, t in zip(part_names, part_totals)})
     logs.update(acc.results())
     return logs
 
@@ -406,14 +466,20 @@ def evaluate(model, x, y, batch_size=None, verbose="auto", sample_weight=None, s
     model._require_compiled("evaluate")
     batch_size = 32 if batch_size is None else inputs.positive_int(batch_size, "batch_size")
     verbose = inputs.verbosity(verbose)
-    if steps is not None:
-        raise ValueError("Argument `steps` applies to generators and datasets; with arrays the batch size sets it.")
-    data = ArrayData.from_user(model, x, y, sample_weight)
+    if is_stream(x):
+        _refuse_with_stream(x, "x", y=y, sample_weight=sample_weight)
+        batches = StreamData(model, x, "x", batch_size=batch_size, steps=steps, steps_arg="steps")
+    else:
+        if steps is not None:
+            raise ValueError("Argument `steps` applies to generators and datasets; with arrays the batch size sets "
+                             "it.")
+        batches = EpochBatches(ArrayData.from_user(model, x, y, sample_weight), batch_size, shuffle=False)
     plan = model._compile_outputs()
-    cbs = CallbackList(_callbacks_list(callbacks), model, {"verbose": verbose, "steps": None})
+    user_callbacks = _callbacks_list(callbacks)
+    cbs = CallbackList(user_callbacks, model, {"verbose": verbose, "steps": batches.steps})
     cbs.call("on_test_begin", {})
-    bar = Progbar(math.ceil(data.n / batch_size), verbose)
-    logs = _evaluate_data(model, plan, data, batch_size, cbs)
+    bar = Progbar(batches.steps, 0 if _has_progbar_logger(user_callbacks) else verbose)
+    logs = _evaluate_data(model, plan, batches, cbs)
     bar.finish(logs)
     cbs.call("on_test_end", logs)
     if return_dict:
@@ -426,30 +492,37 @@ def evaluate(model, x, y, batch_size=None, verbose="auto", sample_weight=None, s
 def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
     batch_size = 32 if batch_size is None else inputs.positive_int(batch_size, "batch_size")
     verbose = inputs.verbosity(verbose)
-    if steps is not None:
-        raise ValueError("Argument `steps` applies to generators and datasets; with arrays the batch size sets it.")
     if not model.layers:
         raise ValueError(f"Model {model.name!r} has no layers; add some before predict().")
-    if not model.built and not hasattr(model, "call"):
-        model._require_built("predict")
-    data = ArrayData.inputs_only(model, x)
-    cbs = CallbackList(_callbacks_list(callbacks), model, {"verbose": verbose, "steps": None})
+    if is_stream(x):
+        batches = StreamData(model, x, "x", batch_size=batch_size, steps=steps, targets=False, steps_arg="steps")
+    else:
+        if steps is not None:
+            raise ValueError("Argument `steps` applies to generators and datasets; with arrays the batch size sets "
+                             "it.")
+        if not model.built and not hasattr(model, "call"):
+            model._require_built("predict")
+        batches = EpochBatches(ArrayData.inputs_only(model, x), batch_size, shuffle=False)
+    cbs = CallbackList(_callbacks_list(callbacks), model, {"verbose": verbose, "steps": batches.steps})
     cbs.call("on_predict_begin", {})
     forward = model._forward_function()
     was_training = model.training
     model.eval()
-    bar = Progbar(math.ceil(data.n / batch_size), verbose)
+    bar = Progbar(batches.steps, verbose)
     outputs = []
     try:
-        for step, (xb, _, _) in enumerate(EpochBatches(data, batch_size, shuffle=False).new_epoch()):
+        for step, (xb, _, _) in enumerate(batches.new_epoch()):
             cbs.call("on_predict_batch_begin", step, {})
             out = forward(xb, False)
             outputs.append(out)
             cbs.call("on_predict_batch_end", step, {"outputs": out})
+        batches.end_epoch()
     finally:
         model.train(was_training)
     bar.finish()
     cbs.call("on_predict_end", {})
+    if not outputs:
+        raise ValueError("predict(): the input gave no batches (a generator that ran out?).")
     if torch.is_tensor(outputs[0]):
         return torch.cat(outputs).cpu().numpy()
     return [torch.cat([o[i] for o in outputs]).cpu().numpy() for i in range(len(outputs[0]))]
