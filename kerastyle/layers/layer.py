@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from .. import backend, constraints, initializers, regularizers
+from ..backend import limits
 from .node import KerasTensor, Node, flatten, is_symbolic, map_structure
 
 BASE_ARGUMENTS = ("name", "trainable", "dtype", "input_shape", "input_dim", "batch_input_shape", "batch_size",
@@ -342,6 +343,7 @@ class Layer(nn.Module):
         weight_dtype = as_dtype(dtype) if dtype is not None else self._dtype
         if initializer is None:
             initializer = "glorot_uniform" if weight_dtype.is_floating_point else "zeros"
+        limits.claim(self.name, name or "weight", shape)  # before allocating (files being loaded)
         tensor = torch.empty(shape, dtype=weight_dtype, device=backend.get_device())
         initializers.fill(initializer, tensor)
         param = nn.Parameter(tensor, requires_grad=bool(trainable) and self._trainable

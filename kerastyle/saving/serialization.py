@@ -106,7 +106,8 @@ def deserialize(entry, kind: str, custom_objects=None):
 def deserialize_model(doc, custom_objects=None):
     """A model from ``{"class_name", "config"}`` (``to_json``, ``config.json``)."""
     if not isinstance(doc, dict) or not isinstance(doc.get("class_name"), str):
-        raise ValueError(f"A model description must be a dict with 'class_name' and 'config', got {type(doc).__name__}.")
+        raise ValueError(f"A model description must be a dict with 'class_name' and 'config', "
+                         f"got {type(doc).__name__}.")
     return deserialize({"module": "kerastyle.layers", "class_name": doc["class_name"],
                         "config": doc.get("config"), "registered_name": doc.get("registered_name")},
                        "layer", custom_objects)
