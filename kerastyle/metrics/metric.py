@@ -8,6 +8,7 @@ add up, so the epoch value is exact however the data is split), ``result()`` ret
 
 from __future__ import annotations
 
+import inspect
 import re
 
 import torch
@@ -160,6 +161,9 @@ class MeanMetricWrapper(Mean):
 
     def __init__(self, fn, name=None, dtype=None, **kwargs):
         super().__init__(name or getattr(fn, "__name__", "metric"), dtype)
+        if not callable(fn):
+            raise TypeError(f"MeanMetricWrapper: argument `fn` must be a function fn(y_true, y_pred), got {fn!r}.")
+        _check_metric_signature(fn, kwargs, self.name)
         self._fn = fn
         self._fn_kwargs = kwargs
 
@@ -177,6 +181,21 @@ class MeanMetricWrapper(Mean):
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype, "fn": self._fn, **self._fn_kwargs}
+
+
+def _check_metric_signature(fn, kwargs, name) -> None:
+    """Extra keyword arguments are passed to ``fn``: refuse those it cannot take (a misspelling would
+    otherwise surface only at the first batch, or never for ``**kwargs`` functions)."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # builtins without a signature
+        return
+    try:
+        signature.bind(None, None, **kwargs)
+    except TypeError as err:
+        raise TypeError(f"MeanMetricWrapper: metric function {name!r} has the signature {signature}, which cannot be "
+                        f"called as fn(y_true, y_pred){' with ' + repr(kwargs) if kwargs else ''} ({err}). Valid "
+                        f"extra arguments: {', '.join(list(signature.parameters)[2:]) or '(none)'}.") from None
 
 
 class MetricFunctionWrapper(MeanMetricWrapper):
