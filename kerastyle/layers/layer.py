@@ -225,14 +225,23 @@ class Layer(nn.Module):
                 self.add_loss(self.activity_regularizer(out) / out.shape[0])
         return outputs
 
+    integer_inputs = False
+    """True for layers whose inputs are integer ids (an embedding): those are not cast to float."""
+
+    def _casts_integer_inputs(self) -> bool:
+        if hasattr(self, "_input_dtypes"):  # a model: when all its inputs are float inputs
+            return all(dtype is None for dtype in self._input_dtypes())
+        return not self.integer_inputs
+
     def _as_input_tensor(self, value):
         if not torch.is_tensor(value):
             if isinstance(value, (np.ndarray, np.generic, list, tuple, float, int)):
                 value = torch.as_tensor(np.asarray(value))
             else:
                 return value
-        if value.is_floating_point() and value.dtype != self._dtype and self._dtype.is_floating_point:
-            value = value.to(self._dtype)
+        if value.dtype != self._dtype and self._dtype.is_floating_point and (
+                value.is_floating_point() or self._casts_integer_inputs()):
+            value = value.to(self._dtype)  # integer/bool data too (as Keras), except where ids are expected
         device = self._device()
         return value if value.device == device else value.to(device)
 

@@ -9,6 +9,7 @@ add up, so the epoch value is exact however the data is split), ``result()`` ret
 from __future__ import annotations
 
 import inspect
+import numbers
 import re
 
 import torch
@@ -30,6 +31,7 @@ class Metric:
         if "__init__" in cls.__dict__:
             cls.__init__ = refuse_unknown_kwargs(cls.__init__)
 
+    @refuse_unknown_kwargs  # the base too: Loss(...)/Metric(...) and super().__init__(...) calls
     def __init__(self, name=None, dtype=None):
         if name is not None and not isinstance(name, str):
             raise ValueError(f"{type(self).__name__}: argument `name` must be a string, got {name!r}.")
@@ -40,7 +42,7 @@ class Metric:
     # -- state -----------------------------------------------------------------------------
     def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
         """A state ``Variable`` reset by ``reset_state`` (``initializer``: 'zeros', 'ones' or a number)."""
-        shape = (shape,) if isinstance(shape, int) else tuple(shape or ())
+        shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape or ())
         if initializer in ("zeros", None):
             value = torch.zeros(shape)
         elif initializer == "ones":
