@@ -77,7 +77,7 @@ def test_the_enumeration_covers_the_public_api():
                      "metrics.Accuracy", "callbacks.EarlyStopping", "callbacks.ModelCheckpoint",
                      "callbacks.LambdaCallback", "callbacks.TerminateOnNaN"):
         assert expected in labels
-    assert len(CONSTRUCTIBLE) >= 0.9 * len(CLASSES), sorted(set(l for l, _ in CLASSES) - labels)
+    assert len(CONSTRUCTIBLE) >= 0.9 * len(CLASSES), sorted(set(label for label, _ in CLASSES) - labels)
 
 
 def _valid_names(cls, message) -> set:
