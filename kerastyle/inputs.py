@@ -93,7 +93,8 @@ def warn_if_unscaled(tensors, names, sources) -> None:
     for tensor, name, source in zip(tensors, names, sources):
         if not tensor.is_floating_point() or _integer_typed(source):
             continue
-        largest = float(tensor.abs().max()) if tensor.numel() else 0.0
+        # min and max in one pass, no |x| copy of the data; one host sync per input, once per fit
+        largest = float(torch.stack(torch.aminmax(tensor)).abs().max()) if tensor.numel() else 0.0
         if largest > SCALE_WARNING_THRESHOLD:
             found.append(f"`{name}` (max |x| = {largest:.3g})")
     if found:
