@@ -214,7 +214,7 @@ def one_hot(x, num_classes, axis=-1, dtype=None):
 
 
 def reshape(x, newshape):
-    return torch.reshape(_t(x), (newshape,) if isinstance(newshape, int) else tuple(newshape))
+    return torch.reshape(_t(x), (int(newshape),) if isinstance(newshape, (int, np.integer)) else tuple(newshape))
 
 
 def expand_dims(x, axis):

@@ -197,7 +197,7 @@ def test_sigkilled_training_resumes_to_identical_results(tmp_path, cpu_single_th
             == ["RAN 0", "RAN 1", "PAUSED"]
         trainer.kill()
         assert backup_epoch(backup) == 1
-        assert any(name.endswith(".tmp") for name in os.listdir(backup))
+        assert any(name.startswith(".backup.kerastyle.kerastyle-tmp-") for name in os.listdir(backup))
 
         # 2. Restarted with the same call: resumes at epoch 1, then is killed in the middle of epoch 3.
         assert trainer.start("pause_batch", backup, tmp_path / "unused").wait_for("PAUSED") \

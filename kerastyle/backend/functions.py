@@ -331,12 +331,12 @@ def constant(value, dtype=None, shape=None, name=None):
 
 
 def zeros(shape, dtype=None, name=None):
-    return Variable(torch.zeros(tuple(shape) if not isinstance(shape, int) else (shape,),
+    return Variable(torch.zeros(tuple(shape) if not isinstance(shape, (int, np.integer)) else (int(shape),),
                                 dtype=standardize_dtype(dtype), device=get_device()), name=name)
 
 
 def ones(shape, dtype=None, name=None):
-    return Variable(torch.ones(tuple(shape) if not isinstance(shape, int) else (shape,),
+    return Variable(torch.ones(tuple(shape) if not isinstance(shape, (int, np.integer)) else (int(shape),),
                                dtype=standardize_dtype(dtype), device=get_device()), name=name)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from .. import saving
+from ..saving.file_format import remove_stale_temps
 from .callback import Callback
 from .utils import checked_path_and_freq
 
@@ -39,10 +40,8 @@ class BackupAndRestore(Callback):
         return os.path.join(self.backup_dir, self.FILENAME)
 
     def on_train_begin(self, logs=None):
-        if os.path.isdir(self.backup_dir):  # temporary files left by a run killed while writing
-            for name in os.listdir(self.backup_dir):
-                if name.startswith(f".{self.FILENAME}.") and name.endswith(".tmp"):
-                    os.unlink(os.path.join(self.backup_dir, name))
+        # Temporary files left by a run killed while writing (not those of a live run).
+        remove_stale_temps(self.filepath)
         if os.path.exists(self.filepath):
             self.params["initial_epoch"] = saving.restore_backup(self.model, self.filepath, self.model.history)
 

@@ -6,6 +6,9 @@ that override them.
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 
 class Callback:
     """Base class. Override any hook; ``self.model`` and ``self.params`` are set by fit, evaluate and predict.
@@ -13,9 +16,20 @@ class Callback:
     ``self.params`` is the run's dictionary (``epochs``, ``steps``, ``verbose``, ...); a callback may set
     ``params["initial_epoch"]`` in ``on_train_begin`` to resume a run (BackupAndRestore does)."""
 
-    def __init__(self):
+    def __init__(self, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: Argument(s) not recognized: {sorted(kwargs)}. It takes no "
+                            f"arguments.")
         self.model = None
         self.params = {}
+
+    def __init_subclass__(cls, **kwargs):
+        """Each subclass's ``__init__`` refuses unknown keyword arguments by listing the valid ones
+        (Python's own message names the argument but not the alternatives)."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None:
+            cls.__init__ = _refusing_unknown_arguments(cls.__name__, init)
 
     def set_model(self, model):
         self.model = model
@@ -41,6 +55,25 @@ class Callback:
     # Keras 2 names of the training batch hooks
     def on_batch_begin(self, batch, logs=None): pass
     def on_batch_end(self, batch, logs=None): pass
+
+
+def _refusing_unknown_arguments(owner: str, init):
+    try:
+        parameters = list(inspect.signature(init).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return init
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return init  # takes any keyword (LambdaCallback checks its own)
+    valid = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+    @functools.wraps(init)
+    def checked(self, *args, **kwargs):
+        unknown = sorted(k for k in kwargs if k not in valid)
+        if unknown:
+            raise TypeError(f"{owner}: Argument(s) not recognized: {unknown}. Valid arguments: "
+                            f"{', '.join(valid) or '(none)'}.")
+        init(self, *args, **kwargs)
+    return checked
 
 
 def _overrides(callback, hook: str) -> bool:

@@ -6,7 +6,7 @@ import copy
 import warnings
 
 from .callback import Callback
-from .utils import improvement_mode
+from .utils import check_int, check_number, improvement_mode
 
 
 class EarlyStopping(Callback):
@@ -19,8 +19,12 @@ class EarlyStopping(Callback):
     def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto",
                  baseline=None, restore_best_weights=False, start_from_epoch=0):
         super().__init__()
-        if patience < 0:
-            raise ValueError(f"EarlyStopping: argument `patience` must be >= 0, got {patience!r}.")
+        owner = "EarlyStopping"
+        patience = check_int(owner, "patience", patience)
+        start_from_epoch = check_int(owner, "start_from_epoch", start_from_epoch)
+        min_delta = float(check_number(owner, "min_delta", min_delta))
+        if baseline is not None:
+            baseline = float(check_number(owner, "baseline", baseline))
         self.monitor = monitor
         self.mode = improvement_mode(monitor, mode, "EarlyStopping")
         self.min_delta = abs(min_delta)

@@ -6,7 +6,7 @@ import math
 import warnings
 
 from .callback import Callback
-from .utils import check_number, improvement_mode, learning_rate, set_learning_rate
+from .utils import check_int, check_number, improvement_mode, learning_rate, set_learning_rate
 
 
 class ReduceLROnPlateau(Callback):
@@ -19,10 +19,9 @@ class ReduceLROnPlateau(Callback):
         super().__init__()
         owner = "ReduceLROnPlateau"
         check_number(owner, "factor", factor, 0.0, 1.0, high_open=True)
-        for arg, value in (("patience", patience), ("cooldown", cooldown)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{owner}: argument `{arg}` must be an integer >= 0, got {value!r}.")
-        check_number(owner, "min_delta", min_delta)
+        patience = check_int(owner, "patience", patience)
+        cooldown = check_int(owner, "cooldown", cooldown)
+        min_delta = float(check_number(owner, "min_delta", min_delta))
         check_number(owner, "min_lr", min_lr, 0.0)
         self.monitor = monitor
         self.factor = float(factor)

@@ -32,6 +32,13 @@ def check_number(owner, arg, value, low=None, high=None, high_open=False):
     return value
 
 
+def check_int(owner, arg, value, low=0) -> int:
+    """``value`` (a Python or numpy integer, not a bool) >= ``low`` as an int, or a ValueError naming it."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{owner}: argument `{arg}` must be an integer >= {low}, got {value!r}.")
+    return int(value)
+
+
 def checked_path_and_freq(owner, arg, path, save_freq) -> str:
     """``path`` as a string for a callback that writes files once per epoch; clear errors otherwise."""
     if not isinstance(path, (str, os.PathLike)):

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from .. import backend, constraints, initializers, regularizers
+from ..backend import limits
 from .node import KerasTensor, Node, flatten, is_symbolic, map_structure
 
 BASE_ARGUMENTS = ("name", "trainable", "dtype", "input_shape", "input_dim", "batch_input_shape", "batch_size",
@@ -232,14 +233,23 @@ class Layer(nn.Module):
                 self.add_loss(self.activity_regularizer(out) / out.shape[0])
         return outputs
 
+    integer_inputs = False
+    """True for layers whose inputs are integer ids (an embedding): those are not cast to float."""
+
+    def _casts_integer_inputs(self) -> bool:
+        if hasattr(self, "_input_dtypes"):  # a model: when all its inputs are float inputs
+            return all(dtype is None for dtype in self._input_dtypes())
+        return not self.integer_inputs
+
     def _as_input_tensor(self, value):
         if not torch.is_tensor(value):
             if isinstance(value, (np.ndarray, np.generic, list, tuple, float, int)):
                 value = torch.as_tensor(np.asarray(value))
             else:
                 return value
-        if value.is_floating_point() and value.dtype != self._dtype and self._dtype.is_floating_point:
-            value = value.to(self._dtype)
+        if value.dtype != self._dtype and self._dtype.is_floating_point and (
+                value.is_floating_point() or self._casts_integer_inputs()):
+            value = value.to(self._dtype)  # integer/bool data too (as Keras), except where ids are expected
         device = self._device()
         return value if value.device == device else value.to(device)
 
@@ -350,6 +360,7 @@ class Layer(nn.Module):
         weight_dtype = as_dtype(dtype) if dtype is not None else self._dtype
         if initializer is None:
             initializer = "glorot_uniform" if weight_dtype.is_floating_point else "zeros"
+        limits.claim(self.name, name or "weight", shape)  # before allocating (files being loaded)
         tensor = torch.empty(shape, dtype=weight_dtype, device=backend.get_device())
         initializers.fill(initializer, tensor)
         param = nn.Parameter(tensor, requires_grad=bool(trainable) and self._trainable

@@ -103,6 +103,7 @@ class Loss:
         if "__init__" in cls.__dict__:
             cls.__init__ = refuse_unknown_kwargs(cls.__init__)
 
+    @refuse_unknown_kwargs  # the base too: Loss(...)/Metric(...) and super().__init__(...) calls
     def __init__(self, from_logits=False, reduction="sum_over_batch_size", name=None):
         if name is not None and not isinstance(name, str):
             raise ValueError(f"Argument `name` must be a string, got {name!r}.")

@@ -7,6 +7,7 @@ name and defaults; the element-wise ones give the analytic engine their hand-der
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
@@ -185,7 +186,7 @@ class CosineSimilarity(Loss):
 
     def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity"):
         super().__init__(False, reduction, name)
-        if isinstance(axis, bool) or not isinstance(axis, int):
+        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
             raise ValueError(f"CosineSimilarity: argument `axis` must be an integer, got {axis!r}.")
         self.axis = int(axis)
 

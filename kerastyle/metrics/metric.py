@@ -8,6 +8,8 @@ add up, so the epoch value is exact however the data is split), ``result()`` ret
 
 from __future__ import annotations
 
+import inspect
+import numbers
 import re
 
 import torch
@@ -29,6 +31,7 @@ class Metric:
         if "__init__" in cls.__dict__:
             cls.__init__ = refuse_unknown_kwargs(cls.__init__)
 
+    @refuse_unknown_kwargs  # the base too: Loss(...)/Metric(...) and super().__init__(...) calls
     def __init__(self, name=None, dtype=None):
         if name is not None and not isinstance(name, str):
             raise ValueError(f"{type(self).__name__}: argument `name` must be a string, got {name!r}.")
@@ -39,7 +42,7 @@ class Metric:
     # -- state -----------------------------------------------------------------------------
     def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
         """A state ``Variable`` reset by ``reset_state`` (``initializer``: 'zeros', 'ones' or a number)."""
-        shape = (shape,) if isinstance(shape, int) else tuple(shape or ())
+        shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape or ())
         if initializer in ("zeros", None):
             value = torch.zeros(shape)
         elif initializer == "ones":
@@ -160,6 +163,9 @@ class MeanMetricWrapper(Mean):
 
     def __init__(self, fn, name=None, dtype=None, **kwargs):
         super().__init__(name or getattr(fn, "__name__", "metric"), dtype)
+        if not callable(fn):
+            raise TypeError(f"MeanMetricWrapper: argument `fn` must be a function fn(y_true, y_pred), got {fn!r}.")
+        _check_metric_signature(fn, kwargs, self.name)
         self._fn = fn
         self._fn_kwargs = kwargs
 
@@ -177,6 +183,21 @@ class MeanMetricWrapper(Mean):
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype, "fn": self._fn, **self._fn_kwargs}
+
+
+def _check_metric_signature(fn, kwargs, name) -> None:
+    """Extra keyword arguments are passed to ``fn``: refuse those it cannot take (a misspelling would
+    otherwise surface only at the first batch, or never for ``**kwargs`` functions)."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # builtins without a signature
+        return
+    try:
+        signature.bind(None, None, **kwargs)
+    except TypeError as err:
+        raise TypeError(f"MeanMetricWrapper: metric function {name!r} has the signature {signature}, which cannot be "
+                        f"called as fn(y_true, y_pred){' with ' + repr(kwargs) if kwargs else ''} ({err}). Valid "
+                        f"extra arguments: {', '.join(list(signature.parameters)[2:]) or '(none)'}.") from None
 
 
 class MetricFunctionWrapper(MeanMetricWrapper):

@@ -15,13 +15,15 @@ The zip comment is ``kerastyle-sha256:<hex>``, the SHA-256 of every byte before 
 so a truncated or altered file is refused before any entry is parsed. Loading parses only JSON
 and safetensors (no pickle, no code from the file) and rebuilds objects by class name from
 kerastyle's own registries. Everything is checked against the model before anything is assigned,
-and files are written atomically (temporary file in the same directory, fsync, rename).
+and files are written atomically (temporary file in the same directory, fsync, rename; link-or-fail
+when an existing file must not be replaced).
 docs/saving.md describes the format and its guarantees.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import json
@@ -57,30 +59,153 @@ def pack(entries: dict[str, bytes]) -> bytes:
     return bytes(data)
 
 
-def write_atomic(filepath, data: bytes, overwrite: bool = True) -> None:
-    """Write ``data`` to a temporary file beside ``filepath``, fsync it, then rename it into place,
-    so a crash at any moment leaves either the old file or the new one, never a mix."""
-    path = check_path(filepath, "filepath")
+# -- writing: temporary file, fsync, rename (or link, to refuse an existing target) --------------
+TEMP_MARK = ".kerastyle-tmp-"
+STALE_AFTER_S = 15 * 60
+"""A temporary file whose writer is still alive is left alone unless it is older than this (a writer
+on another machine sharing the folder cannot be asked whether it is alive)."""
+
+
+def temp_path(path: str) -> str:
+    """``.<name>.kerastyle-tmp-<pid>-<hex>`` beside ``path``: hidden, recognisable, and naming its writer."""
+    directory, name = os.path.split(os.path.abspath(path))
+    return os.path.join(directory, f".{name}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(6)}")
+
+
+def _writer_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # another thread of this process may be writing it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError, ValueError):
+        return True  # exists (owned by someone else), or cannot tell: keep it
+    return True
+
+
+def remove_stale_temps(filepath) -> list[str]:
+    """Delete the temporary files a killed writer left for ``filepath`` (same target only): those whose
+    writer process is gone, or older than ``STALE_AFTER_S``. Returns the paths removed; never raises
+    (a read-only folder or a file removed meanwhile just leaves things as they are)."""
+    directory, name = os.path.split(os.path.abspath(os.fspath(filepath)))
+    prefix = f".{name}{TEMP_MARK}"
+    removed = []
+    try:
+        candidates = [entry for entry in os.listdir(directory) if entry.startswith(prefix)]
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in candidates:
+        pid_text, _, token = entry[len(prefix):].partition("-")
+        if not pid_text.isdigit() or not token:
+            continue
+        full = os.path.join(directory, entry)
+        try:
+            old = now - os.lstat(full).st_mtime > STALE_AFTER_S
+            if old or not _writer_alive(int(pid_text)):
+                os.unlink(full)
+                removed.append(full)
+        except OSError:
+            continue
+    return removed
+
+
+def target_error(err: OSError, path: str, action: str = "save to") -> OSError:
+    """``err`` (about a temporary file or the folder) re-said about the file the user named."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if isinstance(err, PermissionError):
+        reason = f"the folder {directory!r} is not writable ({err.strerror})"
+    elif isinstance(err, FileNotFoundError):
+        reason = f"the folder {directory!r} does not exist"
+    else:
+        reason = err.strerror or str(err)
+    new = type(err)(err.errno, f"Cannot {action} {path!r}: {reason}.") if err.errno is not None \
+        else type(err)(f"Cannot {action} {path!r}: {reason}.")
+    return new
+
+
+def check_target(filepath, arg="filepath", action="save to") -> str:
+    """The path to write, after the checks that can be made before any work: its folder exists and it
+    is not a folder itself."""
+    path = check_path(filepath, arg)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        raise FileNotFoundError(f"Cannot save to {path!r}: directory {directory!r} does not exist.")
+        raise FileNotFoundError(f"Cannot {action} {path!r}: the folder {directory!r} does not exist.")
     if os.path.isdir(path):
-        raise IsADirectoryError(f"Cannot save to {path!r}: it is a directory.")
-    if not overwrite and os.path.exists(path):
+        raise IsADirectoryError(f"Cannot {action} {path!r}: it is a directory.")
+    return path
+
+
+def publish(tmp: str, path: str, overwrite: bool = True) -> None:
+    """Move the finished temporary file ``tmp`` to ``path`` in one atomic step: a rename when
+    replacing is allowed; otherwise a hard link, which fails if ``path`` exists (so two processes
+    saving with ``overwrite=False`` cannot both succeed), then the temporary name is removed.
+    Removes ``tmp`` on failure."""
+    try:
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise FileExistsError(f"{path!r} already exists and overwrite=False.") from None
+            except (AttributeError, NotImplementedError, PermissionError, OSError) as err:
+                if isinstance(err, OSError) and not _no_hard_links(err):
+                    raise
+                _publish_exclusive(tmp, path)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+    except BaseException as err:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(err, OSError) and not isinstance(err, FileExistsError):
+            raise target_error(err, path) from None
+        raise
+    fsync_dir(os.path.dirname(os.path.abspath(path)))
+
+
+def _no_hard_links(err: OSError) -> bool:
+    return err.errno in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK) \
+        or err.errno is None
+
+
+def _publish_exclusive(tmp: str, path: str) -> None:
+    """Where the file system has no hard links: claim ``path`` with an exclusive create (fails if it
+    exists), then rename the finished file over the claim."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except FileExistsError:
+        raise FileExistsError(f"{path!r} already exists and overwrite=False.") from None
+    os.replace(tmp, path)
+
+
+def write_atomic(filepath, data: bytes, overwrite: bool = True) -> None:
+    """Write ``data`` to a temporary file beside ``filepath``, fsync it, then publish it (rename, or
+    link-or-fail when ``overwrite=False``), so a crash at any moment leaves either the old file or the
+    new one, never a mix; stale temporary files of the same target are removed first."""
+    path = check_target(filepath)
+    if not overwrite and os.path.lexists(path):
         raise FileExistsError(f"{path!r} already exists and overwrite=False.")
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    remove_stale_temps(path)
+    tmp = temp_path(path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as err:
+        raise target_error(err, path) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise target_error(err, path) from None
         raise
-    fsync_dir(directory)
+    publish(tmp, path, overwrite)
 
 
 def fsync_dir(directory) -> None:
@@ -102,6 +227,7 @@ def check_path(filepath, arg) -> str:
 def unpack(filepath, kinds: tuple[str, ...]) -> tuple[str, dict, dict[str, bytes]]:
     """Verify the checksum, format and version of a kerastyle file; return its metadata and entries."""
     path = check_path(filepath, "filepath")
+    remove_stale_temps(path)
     with open(path, "rb") as handle:
         return _parse(handle.read(), path, kinds)
 
@@ -167,6 +293,55 @@ def tensor_entry(entries, name, path) -> dict[str, torch.Tensor]:
     except Exception as err:  # safetensors raises its own SafetensorError
         raise SavedFileError(f"{path!r}: entry {name!r} is not valid safetensors ({err}). "
                              f"Nothing was loaded.") from None
+
+
+_ITEM_SIZES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2,
+               "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
+
+
+def stored_values(entries, name, path) -> int:
+    """The number of values the safetensors entry ``name`` holds, read from its header alone (no
+    tensor is loaded). Every tensor's declared shape and dtype must account for exactly the bytes it
+    occupies, so the count is bounded by the entry's size: a file cannot declare more than it stores."""
+    data = entries.get(name)
+    if data is None:
+        raise SavedFileError(f"{path!r} has no {name!r} entry. Nothing was loaded.")
+
+    def bad(why):
+        return SavedFileError(f"{path!r}: entry {name!r} is not valid safetensors ({why}). Nothing was loaded.")
+    if len(data) < 8:
+        raise bad("shorter than its 8-byte header size")
+    size = int.from_bytes(data[:8], "little")
+    if size > len(data) - 8:
+        raise bad(f"its header declares {size} bytes, the entry has {len(data) - 8}")
+    try:
+        header = json.loads(data[8:8 + size].decode("utf-8"))
+    except (ValueError, RecursionError) as err:
+        raise bad(f"its header is not JSON: {err}") from None
+    if not isinstance(header, dict):
+        raise bad("its header is not a JSON object")
+    payload = len(data) - 8 - size
+    total = 0
+    for key, info in header.items():
+        if key == "__metadata__":
+            continue
+        shape = info.get("shape") if isinstance(info, dict) else None
+        offsets = info.get("data_offsets") if isinstance(info, dict) else None
+        item = _ITEM_SIZES.get(info.get("dtype")) if isinstance(info, dict) else None
+        if item is None or not isinstance(shape, list) or not all(
+                isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape) \
+                or not isinstance(offsets, list) or len(offsets) != 2 or not all(
+                isinstance(o, int) and not isinstance(o, bool) for o in offsets):
+            raise bad(f"tensor {key!r} has a malformed description")
+        count = 1
+        for d in shape:
+            count *= d
+        begin, end = offsets
+        if not 0 <= begin <= end <= payload or end - begin != count * item:
+            raise bad(f"tensor {key!r} declares shape {shape} of {info['dtype']} ({count * item} bytes), but "
+                      f"occupies bytes {begin} to {end} of {payload}")
+        total += count
+    return total
 
 
 def metadata(kind: str, layout) -> bytes:

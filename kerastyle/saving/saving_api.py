@@ -12,23 +12,27 @@ import contextlib
 import io
 import os
 import random
-import secrets
 import warnings
 
 import numpy as np
 import safetensors.torch
 import torch
 
+from ..backend.limits import WeightBudgetExceeded, weight_budget
 from . import keras_format
 from .file_format import (
     KINDS,
     SavedFileError,
-    check_path,
+    check_target,
     dumps,
-    fsync_dir,
     json_entry,
     metadata,
     pack,
+    publish,
+    remove_stale_temps,
+    stored_values,
+    target_error,
+    temp_path,
     tensor_entry,
     unpack,
     write_atomic,
@@ -181,6 +185,12 @@ def _plan_optimizer(model, entries, by_key, path):
         if set(hyper) != set(k for k in group if k != "params"):
             raise SavedFileError(f"{path!r}: the saved optimizer's settings {sorted(hyper)} differ from those of "
                                  f"model {model.name!r}'s optimizer. Nothing was loaded.")
+        if hasattr(opt, "check_param_group"):
+            try:
+                hyper = opt.check_param_group(hyper)
+            except (ValueError, TypeError) as err:
+                raise SavedFileError(f"{path!r}: optimizer.json: {str(err).rstrip('.')}. Nothing was "
+                                     f"loaded.") from None
         hypers.append({k: tuple(v) if isinstance(group[k], tuple) else v for k, v in hyper.items()})
     state: dict = {}
     for name, value in tensors.items():
@@ -267,9 +277,11 @@ def load_model(filepath, custom_objects=None, compile=True):
     if not isinstance(doc, dict) or doc.get("module") != "kerastyle" or not isinstance(doc.get("class_name"), str):
         found = (doc.get("module"), doc.get("class_name")) if isinstance(doc, dict) else doc
         raise SavedFileError(f"{path!r}: config.json describes {found!r}, not a kerastyle model. Nothing was loaded.")
-    tensors = tensor_entry(entries, "model.safetensors", path)
+    stored = stored_values(entries, "model.safetensors", path)  # from the header: nothing loaded yet
     try:
-        with torch.random.fork_rng(devices=[]):  # building draws initial weights: leave the caller's RNG alone
+        # Building draws initial weights: leave the caller's RNG alone. The architecture may not
+        # create more weight values than the file stores (checked before each weight is allocated).
+        with torch.random.fork_rng(devices=[]), weight_budget(stored, "the file"):
             model = deserialize_model(doc, custom_objects)
             compile_config = doc.get("compile_config") if compile else None
             if compile_config is not None:
@@ -282,11 +294,29 @@ def load_model(filepath, custom_objects=None, compile=True):
     except (ValueError, TypeError) as err:
         raise SavedFileError(f"{path!r}: config.json does not describe a model kerastyle can rebuild: "
                              f"{str(err).rstrip('.')}. Nothing was loaded.") from None
-    plan, by_key = _plan_weights(model, meta, tensors, path)
+    except WeightBudgetExceeded as err:
+        raise SavedFileError(f"{path!r}: config.json declares more weights than the file stores: {err}. The file "
+                             f"is damaged or was edited. Nothing was loaded.") from None
+    _check_build_shape(model, doc, path)
+    plan, by_key = _plan_weights(model, meta, tensor_entry(entries, "model.safetensors", path), path)
     install = _plan_optimizer(model, entries, by_key, path) if compile and model.compiled else (lambda: None)
     _assign_weights(plan)
     install()
     return model
+
+
+def _check_build_shape(model, doc, path) -> None:
+    """The input shape the file records must be the one the rebuilt model has (a Sequential built from
+    its first layer's ``batch_input_shape`` would otherwise ignore an edited ``build_input_shape``)."""
+    config = doc.get("config")
+    recorded = config.get("build_input_shape") if isinstance(config, dict) else None
+    if recorded is None or not getattr(model, "built", False) or not isinstance(model.input_shape, tuple):
+        return
+    if not isinstance(recorded, list) or [None if d is None else d for d in recorded] != list(model.input_shape) \
+            or any(isinstance(d, bool) or not (d is None or isinstance(d, int)) for d in recorded):
+        raise SavedFileError(f"{path!r}: config.json records the input shape {recorded!r}, but its layers build "
+                             f"a model with input shape {model.input_shape}; sizes must be positive integers (or "
+                             f"null for the batch axis). Nothing was loaded.")
 
 
 def _deserialize_losses(entry, custom_objects):
@@ -396,7 +426,7 @@ def restore_backup(model, filepath, history) -> int:
 # -- ONNX ------------------------------------------------------------------------------------------
 def export_onnx(model, filepath) -> None:
     """Write the inference graph (eval mode, dynamic batch axis) as one ONNX file, atomically."""
-    path = check_path(filepath, "filepath")
+    path = check_target(filepath, action="export to")
     if not model.built:
         raise ValueError(f"Model {model.name!r} is not built, so it has no graph to export; give it an input shape.")
     try:
@@ -411,8 +441,12 @@ def export_onnx(model, filepath) -> None:
         raise ValueError(f"export_onnx() supports models with one input of fixed shape; model {model.name!r} has "
                          f"input shape {model.input_shape}.")
     example = torch.zeros((2, *model.input_shape[1:]), device=device)
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    remove_stale_temps(path)
+    tmp = temp_path(path)
+    try:  # the folder must be writable: say so about `path`, not about the temporary file
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as err:
+        raise target_error(err, path, "export to") from None
     was_training = net.training
     net.eval()
     try:
@@ -420,14 +454,13 @@ def export_onnx(model, filepath) -> None:
             warnings.simplefilter("ignore")
             torch.onnx.export(net, (example,), tmp, dynamo=True, external_data=False, input_names=["input"],
                               output_names=["output"], dynamic_shapes=({0: torch.export.Dim("batch")},))
-        os.replace(tmp, path)
     except Exception as err:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(err, OSError):
-            raise
+            raise target_error(err, path, "export to") from None
         raise RuntimeError(f"ONNX export of model {model.name!r} failed: {err}. Custom activations must be "
                            f"traceable by torch.export.") from err
     finally:
         net.train(was_training)
-    fsync_dir(directory)
+    publish(tmp, path)

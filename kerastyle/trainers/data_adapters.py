@@ -90,6 +90,13 @@ def class_weight_to_sample_weight(class_weight, loss, y) -> torch.Tensor:
     return table.to(labels.device)[labels]
 
 
+def _sample_shape(shape) -> str | None:
+    """``"an array of shape (n_samples, 28, 28)"`` for a model input shape ``(None, 28, 28)``."""
+    if not isinstance(shape, tuple) or not shape:
+        return None
+    return f"an array of shape {('n_samples', *shape[1:])}".replace("'", "")
+
+
 class ArrayData:
     """In-memory inputs ``x``, targets ``y`` and sample weights ``sw``: lists of tensors (one per model input /
     output; ``y`` and ``sw`` may be None), all with the same number of samples ``n``."""
@@ -100,19 +107,30 @@ class ArrayData:
         # The dtype the model computes each input in; a stored input of another dtype (uint8 images)
         # or on the host is converted per batch.
         self.x_dtypes = x_dtypes or [t.dtype for t in x]
+        self.raw_x = None  # the user's arrays, one per input (inputs_only), for checks on their type
 
     @classmethod
     def inputs_only(cls, model, x, arg="x"):
         names = getattr(model, "input_names", None) or ["input"]
         dtypes = model._input_dtypes()
         arrays = _as_list(x, names, arg, "input")
-        xs = [_input_tensor(a, arg if len(arrays) == 1 else f"{arg}[{i}]", dt or torch.float32)
-              for i, (a, dt) in enumerate(zip(arrays, dtypes))]
+        shapes = getattr(model, "input_shape", None) if model.built else None
+        shapes = [shapes] * len(arrays) if isinstance(shapes, tuple) else shapes or [None] * len(arrays)
+        xs = [_input_tensor(a, arg if len(arrays) == 1 else f"{arg}[{i}]", dt or torch.float32,
+                            expected=_sample_shape(shape))
+              for i, (a, dt, shape) in enumerate(zip(arrays, dtypes, shapes))]
         for i, t in enumerate(xs[1:], 1):
             inputs.check_same_length(xs[0], f"{arg}[0]", t, f"{arg}[{i}]")
+        if not model.built and hasattr(model, "_stack") and len(xs) == 1 and xs[0].dim() == 1:
+            n = xs[0].shape[0]
+            raise ValueError(f"Argument `{arg}` has shape ({n},): one number per sample, with no feature axis, and "
+                             f"model {model.name!r} has no input shape yet to say what a sample is. For one feature "
+                             f"per sample reshape it to ({n}, 1) with {arg}.reshape(-1, 1), or give the first layer "
+                             f"its input shape (input_shape=(...)).")
         model._ensure_built(xs[0] if len(xs) == 1 else xs)
         data = cls(xs)
         data.x_dtypes = [dt or torch.float32 for dt in dtypes]
+        data.raw_x = arrays
         return data
 
     @classmethod
@@ -129,7 +147,9 @@ class ArrayData:
         ys = []
         for target, spec in zip(targets, plan.outputs):
             arg = y_arg if len(targets) == 1 else f"{y_arg}[{spec.name!r}]"
-            t = inputs.to_tensor(target, arg, dtype=None if spec.loss.kind == "custom" else torch.float32)
+            t = inputs.to_tensor(target, arg, dtype=None if spec.loss.kind == "custom" else torch.float32,
+                                 expected=f"an array of {data.n} targets (one per sample of `{x_arg}`) for the "
+                                          f"output of shape {tuple(spec.shape)}")
             inputs.check_same_length(data.x[0], x_arg, t, arg)
             ys.append(spec.loss.prepare_targets(t, spec.shape, arg))
         data.y = ys
@@ -243,13 +263,13 @@ def _fits_on_device(data, dtype, device) -> bool:
     return nbytes <= DEVICE_SHARE * free
 
 
-def _input_tensor(data, arg, compute_dtype):
+def _input_tensor(data, arg, compute_dtype, expected=None):
     """One input as a tensor kept in its storage dtype, on the device (or on the host when too large)."""
     dtype = _storage_dtype(data, compute_dtype)
     device = backend.get_device()
     if not _fits_on_device(data, dtype, device):
         device = torch.device("cpu")
-    return inputs.to_tensor(data, arg, device=device, dtype=dtype)
+    return inputs.to_tensor(data, arg, device=device, dtype=dtype, expected=expected)
 
 
 def _shuffle_buffer(t):

@@ -373,6 +373,7 @@ def _training_sources(model, x, y, sample_weight, class_weight, batch_size, shuf
             raise ValueError("Argument `steps_per_epoch` applies to generators and datasets; with arrays the batch "
                              "size sets the steps.")
         data = ArrayData.from_user(model, x, y, sample_weight, class_weight)
+        inputs.warn_if_unscaled(data.x, getattr(model, "input_names", None) or ["x"], data.raw_x)
     val = None
     if validation_data is not None:
         val = _validation_data(model, validation_data, validation_batch_size, validation_steps)
@@ -434,13 +435,13 @@ def _evaluate_data(model, plan, batches, cbs=None):
                 cbs.call("on_test_batch_begin", step, {})
             with collect_losses() as extra:
                 out = plan.forward(xb, False)
-            loss, parts = plan.total_loss(yb, out, wb)
-            for param, regularizer in penalties:
-                loss = loss + regularizer(param)
-            for term in extra:
-                loss = loss + term
+            loss, parts = _batch_loss(plan, yb, out, wb, penalties, extra)
+            value = float(loss)
+            if not math.isfinite(value):  # a float32 reduction that overflowed: redo it in float64
+                loss, parts = _batch_loss(plan, *_as_float64((yb, out, wb)), penalties, extra)
+                value = float(loss)
             size = (xb if torch.is_tensor(xb) else xb[0]).shape[0]
-            loss_total += float(loss) * size
+            loss_total += value * size
             seen += size
             if parts is not None:
                 for i, part in enumerate(parts):
@@ -459,6 +460,24 @@ def _evaluate_data(model, plan, batches, cbs=None):
         logs.update({name: t / seen for name, t in zip(part_names, part_totals)})
     logs.update(acc.results())
     return logs
+
+
+def _batch_loss(plan, yb, out, wb, penalties, extra):
+    loss, parts = plan.total_loss(yb, out, wb)
+    for param, regularizer in penalties:
+        loss = loss + regularizer(param)
+    for term in extra:
+        loss = loss + term
+    return loss, parts
+
+
+def _as_float64(structure):
+    """Float tensors (in nested lists/tuples) as float64; others unchanged."""
+    if torch.is_tensor(structure):
+        return structure.double() if structure.is_floating_point() else structure
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_as_float64(s) for s in structure)
+    return structure
 
 
 def evaluate(model, x, y, batch_size=None, verbose="auto", sample_weight=None, steps=None, callbacks=None,
