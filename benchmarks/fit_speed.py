@@ -301,6 +301,7 @@ def worker(config: dict) -> dict:
             result["ratios"] = [a / b for a, b in zip(times[1:], plain_times[1:])]
     elif run == "dataloader":
         from torch.utils.data import DataLoader, TensorDataset
+
         from kerastyle.callbacks import Callback
         data = TensorDataset(torch.from_numpy(x), torch.from_numpy(y))
         loader = DataLoader(data, batch_size=bs, shuffle=True, generator=torch.Generator().manual_seed(0))

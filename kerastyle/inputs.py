@@ -101,7 +101,7 @@ def warn_if_unscaled(tensors, names, sources) -> None:
         warnings.warn(f"fit: input {', '.join(found)} is far outside the usual scale (|x| <= "
                       f"{SCALE_WARNING_THRESHOLD:g}); unscaled inputs make activations and gradients large, so "
                       f"losses and predictions can overflow. Standardize the inputs (subtract the mean, divide by "
-                      f"the standard deviation) or scale them to [0, 1].", UserWarning, stacklevel=4)
+                      f"the standard deviation) or scale them to [0, 1].", UserWarning, stacklevel=5)
 
 
 def _integer_typed(data) -> bool:

@@ -23,6 +23,7 @@ from . import keras_format
 from .file_format import (
     KINDS,
     SavedFileError,
+    check_path,
     check_target,
     dumps,
     json_entry,

@@ -20,8 +20,6 @@ from ..callbacks import CallbackList, History
 from ..engines import make_engine
 from ..layers.layer import collect_losses
 from ..progbar import Progbar
-import warnings
-
 from .data_adapters import ArrayData, EpochBatches, StreamData, is_stream
 
 
@@ -410,7 +408,8 @@ def _validation_data(model, validation_data, batch_size, steps):
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
         length = f" of length {len(validation_data)}" if hasattr(validation_data, "__len__") else ""
         raise ValueError("Argument `validation_data` must be a tuple (x_val, y_val) or (x_val, y_val, "
-                         f"sample_weight_val), or a generator or dataset, got {type(validation_data).__name__}{length}.")
+                         f"sample_weight_val), or a generator or dataset, got "
+                         f"{type(validation_data).__name__}{length}.")
     xv, yv, wv = (*validation_data, None)[:3]
     data = ArrayData.from_user(model, xv, yv, wv, x_arg="validation_data[0]", y_arg="validation_data[1]",
                                sw_arg="validation_data[2]")

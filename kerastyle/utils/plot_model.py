@@ -28,7 +28,7 @@ def layer_graph(model, show_shapes=False, show_dtype=False, show_layer_names=Tru
              for layer in layers]
     edges = []
     if functional:
-        mine = getattr(model, "_nodes")
+        mine = model._nodes
         for layer in layers:
             for node in layer._inbound_nodes:
                 if not any(node is m for m in mine):
