@@ -23,5 +23,5 @@ from .serialization import deserialize, deserialize_model, serialize
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "CustomObjectScope", "SavedFileError", "custom_object_scope", "deserialize",
            "deserialize_model", "export_onnx", "get_registered_name", "get_registered_object", "load_model",
-           "load_weights", "register_keras_serializable", "restore_backup", "save_as_keras", "save_model", "save_weights",
-           "serialize", "write_backup"]
+           "load_weights", "register_keras_serializable", "restore_backup", "save_as_keras", "save_model",
+           "save_weights", "serialize", "write_backup"]

@@ -333,8 +333,9 @@ class StreamData:
     """The adapter of a batch source. ``steps`` is ``steps_per_epoch`` if given, else the source's length
     (None for generators). ``shuffle`` applies to a torch Dataset (samples) and a PyDataset (batch
     order), as in Keras; a DataLoader and a generator keep their own order. As in Keras: with
-    ``steps_per_epoch`` the source's iterator carries over from one epoch to the next; a sized source that runs out mid-epoch ends the epoch with a warning and
-    starts a new pass next epoch; a generator that runs out ends training with a warning."""
+    ``steps_per_epoch`` the source's iterator carries over from one epoch to the next; a sized source
+    that runs out mid-epoch ends the epoch with a warning and starts a new pass next epoch; a generator
+    that runs out ends training with a warning."""
 
     def __init__(self, model, source, what, batch_size=None, shuffle=False, steps=None, targets=True,
                  class_weight=None, steps_arg="steps_per_epoch"):
