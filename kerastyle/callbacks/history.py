@@ -20,7 +20,7 @@ class History(Callback):
 
     def plot(self, metrics=None, path=None):
         """Loss and metrics per epoch, training and validation (see ``plot_history``)."""
-        from .plotting import plot_history
+        from ..plotting import plot_history
         return plot_history(self, metrics=metrics, path=path)
 
     def __repr__(self):
