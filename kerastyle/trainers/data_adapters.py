@@ -174,10 +174,10 @@ class EpochBatches:
         self.w_batches = (ws[0] if len(ws) == 1 else [list(b) for b in zip(*ws)]) if ws else [None] * self.steps
         self.targets = self.buffers[nx:nx + ny]
 
-    def new_epoch(self):
-        """Shuffle into the buffers (a new order each epoch) and return the batches."""
+    def new_epoch(self, order=None):
+        """Shuffle into the buffers (``order``, else a fresh ``randperm``) and return the batches."""
         if self.shuffle:
-            order = torch.randperm(self.n).to(self.sources[0].device)
+            order = (torch.randperm(self.n) if order is None else order).to(self.sources[0].device)
             for src, dst in zip(self.sources, self.buffers):
                 torch.index_select(src, 0, order, out=dst)
         return zip(self.x_batches, self.y_batches, self.w_batches)

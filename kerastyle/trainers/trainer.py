@@ -20,6 +20,7 @@ from ..callbacks import CallbackList, History
 from ..engines import make_engine
 from ..layers.layer import collect_losses
 from ..progbar import Progbar
+from . import distributed as distributed_fit
 from .data_adapters import ArrayData, EpochBatches
 
 
@@ -194,10 +195,17 @@ def _check_epoch_args(batch_size, epochs, verbose, shuffle, initial_epoch):
 
 
 # -- fit --------------------------------------------------------------------------------------------
-def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+def fit(model, *args, distribute="auto", **kwargs):
+    """``Model.fit``: on one process, or on each of several (kerastyle.trainers.distributed; ``distribute``
+    is 'auto', True or False)."""
+    with distributed_fit.fit_scope(model, distribute, kwargs) as run:
+        return _fit(model, *args, run=run, **kwargs)
+
+
+def _fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
         validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
         steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1,
-        engine="auto"):
+        engine="auto", run=None):
     model._require_compiled("fit")
     batch_size, epochs, verbose, shuffle, initial_epoch = _check_epoch_args(batch_size, epochs, verbose, shuffle,
                                                                             initial_epoch)
@@ -222,7 +230,8 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
     optimizer = model.optimizer
     params = [p for p in model.parameters() if p.requires_grad]
     constrained = [(p, c) for p, c in model._all_constraints() if p.requires_grad]
-    batches = EpochBatches(data, batch_size, shuffle)
+    batches = run.batches_for(data, batch_size, shuffle)  # this process's pieces on several
+    eng = run.wrap_engine(eng, model, plan)  # precision policy; gradient sync on several processes
     steps = batches.steps
     metric_acc = _MetricAccumulator(plan)
     part_names = None if plan.single else [f"{o.name}_loss" for o in plan.outputs]
@@ -254,6 +263,7 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
         apply_update = optimizer.update_function(stable_grads=eng.stable_grads)
     else:  # a plain torch optimizer
         apply_update = optimizer.step
+    apply_update = run.update_function(apply_update, optimizer)  # through the GradScaler for float16
     logs = {}
     snapshot = None
     halted = False
@@ -270,7 +280,7 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
             metric_acc.reset()
             checked = torch.zeros(())  # the weights' sum after the previous update (finite before any)
 
-            for step, (xb, yb, wb) in enumerate(batches.new_epoch()):
+            for step, (xb, yb, wb) in enumerate(run.new_epoch(batches, epoch)):  # (seed, epoch) order
                 if cbs.batch_begin:
                     for hook in cbs.batch_begin:
                         hook(step, {})
@@ -300,6 +310,8 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
                     for hook in cbs.batch_end:
                         hook(step, batch_logs)
                 bar.update(step + 1, running_logs)
+                if cbs.batch_end and run.multi:
+                    model.stop_training = run.stop_everywhere(model.stop_training)
                 if model.stop_training:
                     break
             if halted:
@@ -309,12 +321,16 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
                                      optimizer)
                 break
 
+            if run.multi:  # the sums of every process, once per epoch
+                loss_total, seen, part_totals = run.reduce_epoch(loss_total, seen, part_totals, metric_acc)
             logs = running_logs()
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = _evaluate_data(model, plan, val, validation_batch_size)
+                val_logs = _evaluate_data(model, plan, val, validation_batch_size, sharded=run.multi)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             bar.finish(logs)
             cbs.call("on_epoch_end", epoch, logs)
+            if run.multi:
+                model.stop_training = run.stop_everywhere(model.stop_training)
             if model.stop_training:
                 break
         cbs.call("on_train_end", logs)
@@ -361,9 +377,12 @@ def _validation_data(model, validation_data):
 
 # -- evaluate / predict ---------------------------------------------------------------------------------
 @torch.no_grad()
-def _evaluate_data(model, plan, data, batch_size, cbs=None):
+def _evaluate_data(model, plan, data, batch_size, cbs=None, sharded=False):
     """Per-sample averages of the loss (with regularization, as Keras reports it) and the metrics over
-    ``data``, in inference mode."""
+    ``data``, in inference mode. ``sharded``: each process evaluates its shard, the sums are reduced."""
+    n = data.n
+    if sharded:
+        data = distributed_fit.shard(data)
     was_training = model.training
     model.eval()
     penalties = model._all_regularizers()
@@ -371,9 +390,9 @@ def _evaluate_data(model, plan, data, batch_size, cbs=None):
     acc.reset()
     part_names = None if plan.single else [f"{o.name}_loss" for o in plan.outputs]
     loss_total, part_totals = 0.0, [0.0] * len(part_names or [])
-    batches = EpochBatches(data, batch_size, shuffle=False)
+    batches = EpochBatches(data, batch_size, shuffle=False).new_epoch() if data.n else ()
     try:
-        for step, (xb, yb, wb) in enumerate(batches.new_epoch()):
+        for step, (xb, yb, wb) in enumerate(batches):
             if cbs is not None:
                 cbs.call("on_test_batch_begin", step, {})
             with collect_losses() as extra:
@@ -393,7 +412,8 @@ def _evaluate_data(model, plan, data, batch_size, cbs=None):
                 cbs.call("on_test_batch_end", step, {"loss": loss_total})
     finally:
         model.train(was_training)
-    n = data.n
+    if sharded:
+        loss_total, _, part_totals = distributed_fit.reduce_sums(loss_total, 0, part_totals, acc)
     logs = {"loss": loss_total / n}
     if part_names is not None:
         logs.update({name: t / n for name, t in zip(part_names, part_totals)})
@@ -412,8 +432,11 @@ def evaluate(model, x, y, batch_size=None, verbose="auto", sample_weight=None, s
     plan = model._compile_outputs()
     cbs = CallbackList(_callbacks_list(callbacks), model, {"verbose": verbose, "steps": None})
     cbs.call("on_test_begin", {})
+    sharded = distributed_fit.distributed.is_distributed()  # each process evaluates a shard
+    if sharded and not distributed_fit.distributed.is_chief():
+        verbose = 0
     bar = Progbar(math.ceil(data.n / batch_size), verbose)
-    logs = _evaluate_data(model, plan, data, batch_size, cbs)
+    logs = _evaluate_data(model, plan, data, batch_size, cbs, sharded=sharded)
     bar.finish(logs)
     cbs.call("on_test_end", logs)
     if return_dict:
