@@ -25,6 +25,7 @@ class AutogradEngine:
         self.loss_scale = None
         self.autocast = None
         self.grad_scaler = None
+        self.nonfinite_marker = None
 
     def _losses(self, x, y, sample_weight):
         with collect_losses() as extra:
@@ -52,6 +53,8 @@ class AutogradEngine:
                 target = data * self.loss_scale
                 for term in terms:
                     target = target + term
+            if self.nonfinite_marker is not None:
+                target = target + self.nonfinite_marker(loss)
             if self.grad_scaler is not None:
                 target = self.grad_scaler.scale(target)
             target.backward()

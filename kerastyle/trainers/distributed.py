@@ -191,6 +191,10 @@ class _DistributedEngine:
                     dist.broadcast(buffer, 0)
                     p.copy_(buffer)
 
+    def _marker(self, loss):
+        """A term whose gradient is 0, or NaN when ``loss`` is not finite (DDP then spreads it)."""
+        return (loss.detach() * 0.0) * self.params[0].view(-1)[0]
+
     @property
     def parts(self):
         return self.engine.parts
@@ -203,11 +207,14 @@ class _DistributedEngine:
         if size == 0:
             xb, yb, wb = self.batches.placeholder()
         self.engine.loss_scale = scale
+        if self.ddp is not None:
+            self.engine.nonfinite_marker = self._marker
         loss, out = self.engine.forward_backward(xb, yb, wb)
         if not self.params:
             return loss, out
         if self.ddp is None:
             grads = [p.grad for p in self.params]
+            grads[0].view(-1)[:1].add_(loss * 0.0)  # 0, or NaN when this rank's loss is not finite
             if self.flat is None:
                 from ..packing import flat_view
                 self.flat = flat_view(grads)
@@ -223,7 +230,7 @@ class _DistributedEngine:
                 total = torch.stack([g.sum() for g in grads]).sum()
         else:
             total = torch.stack([p.grad.sum() for p in self.params if p.grad is not None]).sum()
-        loss = loss + 0.0 * total  # NaN on every rank when any rank's gradient is not finite
+        loss = loss + 0.0 * total  # NaN on every rank when any rank's loss or gradient is not finite
         if size == 0:
             out = out[:0] if torch.is_tensor(out) else [o[:0] for o in out]
         return loss, out
