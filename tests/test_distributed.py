@@ -178,7 +178,7 @@ def test_sharded_batches_cover_each_epoch_once_with_exact_scales():
         steps = steps or len(pieces)
         assert len(pieces) == steps
         seen.append(pieces)
-        for (xb, yb, _), size, scale in zip(batches.new_epoch(order), batches.sizes, batches.scales):
+        for (xb, yb, _), size in zip(batches.new_epoch(order), batches.sizes):
             assert xb.shape[0] == yb.shape[0] == size
     for k in range(steps):
         global_batch = torch.cat([seen[r][k] for r in range(world)])

@@ -42,7 +42,8 @@ class BackupAndRestore(Callback):
         return os.path.join(self.backup_dir, self.FILENAME)
 
     def on_train_begin(self, logs=None):
-        if distributed.is_chief() and os.path.isdir(self.backup_dir):  # temporary files left by a run killed while writing
+        # temporary files left by a run killed while writing
+        if distributed.is_chief() and os.path.isdir(self.backup_dir):
             for name in os.listdir(self.backup_dir):
                 if name.startswith(f".{self.FILENAME}.") and name.endswith(".tmp"):
                     os.unlink(os.path.join(self.backup_dir, name))

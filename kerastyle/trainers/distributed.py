@@ -9,14 +9,14 @@ single-process gradient of the whole batch (weight penalties are added once per 
 so they count once). An empty piece runs one placeholder sample with scale 0 so that every rank
 takes part in every collective.
 
-One data order everywhere: each shuffled epoch draws a seed from kerastyle's data-order generator and
-shuffles with one ``randperm`` from a generator seeded by (that seed, epoch). The data-order generator
-is kept apart from the global one dropout draws from: a ``fit`` seeds it with one draw from torch's
-global generator, unless that generator is untouched since the previous ``fit`` ended (then the order
-goes on), so ``torch.manual_seed``/``keras.utils.set_random_seed`` fix the order. Rank 0's seed is broadcast, so 1 and N processes see the same
-global batches, and the data order goes on across ``fit`` calls as Keras's does (five one-epoch fits
-shuffle like one five-epoch fit). Ranks other than 0 reseed their global generator once per fit from
-their own draw and their rank: their dropout masks differ from rank 0's.
+One data order everywhere: each shuffled epoch draws a seed from kerastyle's data-order generator
+(rank 0's draw is broadcast) and shuffles with one ``randperm`` from a generator seeded by (that seed,
+epoch), so 1 and N processes see the same global batches. The data-order generator is kept apart from
+the global one dropout draws from: a ``fit`` seeds it with one draw from torch's global generator,
+unless that generator is untouched since the previous ``fit`` ended (then the order goes on, as in
+Keras: five one-epoch fits shuffle like one five-epoch fit), so ``torch.manual_seed`` and
+``keras.utils.set_random_seed`` fix the order. Ranks other than 0 reseed their global generator once
+per fit from their own draw and their rank: their dropout masks differ from rank 0's.
 
 Gradients: the autograd engine runs the model through ``DistributedDataParallel``; the analytic
 engine all-reduces its packed gradient buffer (one collective per step). The parameters are
