@@ -29,6 +29,14 @@ and above the resident set at the start of training (data loaded, model built).
     python benchmarks/fit_speed.py --models 784-128-10 --batch-sizes 32 --epochs 3 --runs analytic torch
     python benchmarks/fit_speed.py --models 784-128-10 --epochs 8 --runs analytic torch --paired
 
+With ``--processes N`` each kerastyle engine in ``--runs`` also trains under
+``torchrun --standalone --nproc-per-node=N`` (the same worker, unchanged: ``fit`` finds torchrun's
+environment; gloo on CPU; ``--threads`` divided among the processes; the global batch stays
+``--batch-sizes``) and its epoch time is printed next to the 1-process one. On a 2-core machine this
+is a record of the synchronization overhead, not a speed-up.
+
+    python benchmarks/fit_speed.py --models 784-128-10 --batch-sizes 128 --runs analytic autograd --processes 2
+
 With ``--paired`` each kerastyle engine also trains in one process with the plain loop, alternating
 epoch by epoch (the plain loop's epochs run from a callback between two kerastyle epochs, on their
 own clock and random generator), and the median of the per-epoch ratios is printed: epochs a second
@@ -410,6 +418,17 @@ def _run_in_subprocess(config: dict) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _run_distributed(config: dict, processes: int) -> dict:
+    """The worker under torchrun on ``processes`` processes; rank 0 reports."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}",
+               __file__, "--worker", json.dumps(config)]
+    proc = subprocess.run(command, capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit code {proc.returncode}"
+        return {"skipped": f"failed: {last}"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=DEFAULT_MODELS,
@@ -429,10 +448,14 @@ def main(argv=None) -> None:
     parser.add_argument("--data", default=None, help="folder holding fashion-mnist/ (default: KERASTYLE_DATA)")
     parser.add_argument("--quick", action="store_true", help="784-128-10, batch 32, 12,000 images, 1 epoch")
     parser.add_argument("--json", default=None, help="also write all results to this file")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="also train each kerastyle engine in --runs on this many processes (torchrun)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(json.loads(args.worker))))
+        result = worker(json.loads(args.worker))
+        if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 reports
+            print(json.dumps(result))
         return
     if args.epochs < 1:
         parser.error(f"--epochs must be >= 1, got {args.epochs}")
@@ -502,6 +525,18 @@ def main(argv=None) -> None:
                       f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}x-{max(ratios):.2f}x over "
                       f"{len(ratios)} epoch pairs; "
                       f"{engine} test acc {row['accuracy']:.4f})")
+            for engine in (r for r in args.runs if args.processes > 1 and r in ("analytic", "autograd")):
+                threads = max(1, args.threads // args.processes)
+                config = {**common, "run": engine, "threads": threads}
+                row = _run_distributed(config, args.processes)
+                results.append({**config, **row, "processes": args.processes})
+                one = rows.get(engine, {}).get("epoch_s")
+                if "skipped" in row:
+                    print(f"{engine} on {args.processes} processes: {row['skipped']}")
+                    continue
+                print(f"{engine} on {args.processes} processes (torchrun, gloo, {threads} thread(s) each, global "
+                      f"batch {bs}): {row['epoch_s']:.3f} s/epoch, test acc {row['accuracy']:.4f}"
+                      + (f"; on 1 process ({args.threads} threads): {one:.3f} s/epoch" if one else ""))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

@@ -10,11 +10,13 @@ from . import (
     callbacks,
     constraints,
     datasets,
+    distributed,
     engines,
     initializers,
     layers,
     losses,
     metrics,
+    mixed_precision,
     models,
     ops,
     optimizers,
@@ -30,7 +32,7 @@ from .plotting import plot_history
 
 __version__ = "0.2.0"
 
-__all__ = ["activations", "backend", "backprop", "callbacks", "constraints", "datasets", "engines", "initializers",
-           "layers", "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "regularizers", "saving",
-           "trainers", "utils",
+__all__ = ["activations", "backend", "backprop", "callbacks", "constraints", "datasets", "distributed", "engines",
+           "initializers", "layers", "losses", "metrics", "mixed_precision", "models", "ops", "optimizers",
+           "preprocessing", "regularizers", "saving", "trainers", "utils",
            "Input", "Model", "Sequential", "plot_history", "__version__"]

@@ -1,7 +1,7 @@
 """The one place that decides the device every kerastyle tensor goes to.
 
 CUDA when available, unless ``set_device()`` or the ``KERASTYLE_DEVICE`` environment variable says
-otherwise.
+otherwise. Under torchrun the local rank picks the CUDA index (``cuda:LOCAL_RANK``).
 """
 
 from __future__ import annotations
@@ -21,8 +21,16 @@ def get_device() -> torch.device:
         if requested:
             _device = _parse_device(requested, "KERASTYLE_DEVICE")
         else:
-            _device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            _device = torch.device(_cuda_for_this_process() if torch.cuda.is_available() else "cpu")
     return _device
+
+
+def _cuda_for_this_process() -> str:
+    """``cuda:LOCAL_RANK`` for one of several processes (kerastyle.distributed), else ``cuda``."""
+    from .. import distributed
+    if distributed.world_size() > 1:
+        return f"cuda:{distributed.local_rank() % torch.cuda.device_count()}"
+    return "cuda"
 
 
 def set_device(device: str | torch.device) -> torch.device:

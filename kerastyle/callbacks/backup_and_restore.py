@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .. import saving
+from .. import distributed, saving
 from ..saving.file_format import remove_stale_temps
 from .callback import Callback
 from .utils import checked_path_and_freq
@@ -23,6 +23,9 @@ class BackupAndRestore(Callback):
     backup is deleted when training ends normally (``delete_checkpoint=True``); after an exception it
     stays for the next run. The internal counters of other callbacks (EarlyStopping,
     ReduceLROnPlateau) are not backed up, so they restart after a resume.
+
+    On several processes (docs/distributed.md) every rank reads the backup (a folder all of them see),
+    rank 0 writes it, with every rank's random generator states.
     """
 
     FILENAME = "backup.kerastyle"
@@ -41,18 +44,28 @@ class BackupAndRestore(Callback):
 
     def on_train_begin(self, logs=None):
         # Temporary files left by a run killed while writing (not those of a live run).
-        remove_stale_temps(self.filepath)
+        if distributed.is_chief():
+            remove_stale_temps(self.filepath)
+        distributed.barrier()
         if os.path.exists(self.filepath):
-            self.params["initial_epoch"] = saving.restore_backup(self.model, self.filepath, self.model.history)
+            run_state = {}
+            self.params["initial_epoch"] = saving.restore_backup(self.model, self.filepath, self.model.history,
+                                                                 run_state)
+            run = getattr(self.model, "_fit_run", None)
+            if run is not None:
+                run.restore_state(run_state)
 
     def on_epoch_end(self, epoch, logs=None):
         history = self.model.history
         recorded = _HistoryWithEpoch(history, epoch, logs or {})
-        os.makedirs(self.backup_dir, exist_ok=True)
-        saving.write_backup(self.model, self.filepath, epoch + 1, recorded)
+        run = getattr(self.model, "_fit_run", None)
+        run_state = run.backup_state() if run is not None else None  # (collective on several processes)
+        if distributed.is_chief():
+            os.makedirs(self.backup_dir, exist_ok=True)
+            saving.write_backup(self.model, self.filepath, epoch + 1, recorded, run_state)
 
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint and os.path.exists(self.filepath):
+        if self.delete_checkpoint and distributed.is_chief() and os.path.exists(self.filepath):
             os.unlink(self.filepath)
             try:
                 os.rmdir(self.backup_dir)  # only if nothing else is in it

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 
+from .. import distributed
 from .callback import Callback
 
 
@@ -13,6 +14,7 @@ class CSVLogger(Callback):
 
     Each row is written and closed at its epoch's end, so the file survives a crash. ``append=True``
     continues an existing file (use it with BackupAndRestore, whose resumed run starts mid-way).
+    On several processes only rank 0 writes.
     """
 
     def __init__(self, filename, separator=",", append=False):
@@ -29,6 +31,8 @@ class CSVLogger(Callback):
 
     def on_train_begin(self, logs=None):
         self.keys = None
+        if not distributed.is_chief():
+            return
         if self.append and os.path.exists(self.filename):
             self._header = os.path.getsize(self.filename) == 0
         else:
@@ -40,6 +44,8 @@ class CSVLogger(Callback):
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)
+        if not distributed.is_chief():
+            return
         with open(self.filename, "a", newline="") as handle:
             writer = csv.writer(handle, delimiter=self.sep)
             if self._header:

@@ -6,6 +6,7 @@ import math
 import os
 import warnings
 
+from .. import distributed
 from .callback import Callback
 from .utils import check_number, checked_path_and_freq, improvement_mode
 
@@ -59,6 +60,8 @@ class ModelCheckpoint(Callback):
             self.best = current
         elif self.verbose:
             print(f"\nEpoch {epoch + 1}: saving model to {path}")
+        if not distributed.is_chief():  # every rank tracks `best` alike; rank 0 writes
+            return
         directory = os.path.dirname(path)
         if directory:
             os.makedirs(directory, exist_ok=True)

@@ -47,6 +47,9 @@ def model_chain(model):
 
 def unsupported_reason(model, plan) -> str | None:
     """Why the analytic engine cannot train ``model`` under ``plan``, or None when it can."""
+    from ..mixed_precision import analytic_reason  # float32 only
+    if analytic_reason() is not None:
+        return analytic_reason()
     if not plan.single:
         return "the model has several outputs"
     loss = plan.loss
@@ -123,6 +126,7 @@ class AnalyticEngine:
         self._forward = [op.forward for op in self.ops]
         self._backward = [op.backward for op in self.backward_ops]
         self.penalties = [(p.detach(), p, r) for p, r in model._all_regularizers() if p.requires_grad]
+        self.loss_scale = None  # kerastyle.trainers.distributed: this process's share of the global batch
 
     def forward_backward(self, x, y, sample_weight):
         """Forward pass, loss, backward pass for one batch: ``(loss, output, None)``, detached; gradients
@@ -130,6 +134,8 @@ class AnalyticEngine:
         for forward in self._forward:
             x = forward(x)
         loss, g = self.gradient(y, x, self.fused, sample_weight)
+        if self.loss_scale is not None:  # distributed: scales the data loss's gradient, not the penalties'
+            g = g * self.loss_scale
         for backward in self._backward:
             g = backward(g)
         for value, param, regularizer in self.penalties:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import backend, inputs, losses, optimizers, saving, trainers
+from .. import backend, distributed, inputs, losses, optimizers, saving, trainers
 from ..engines.output_plan import OutputPlan
 from ..layers.layer import BASE_ARGUMENTS, Layer, check_kwargs
 from ..layers.node import KerasTensor, flatten, map_structure
@@ -141,6 +141,8 @@ class Model(Layer):
         lines = summary_module.summary_lines(self, line_length, positions, show_trainable=show_trainable)
         if breakdown:
             lines += ["", *summary_module.breakdown_lines(self)]
+        if print_fn is None and not distributed.is_chief():
+            return  # on several processes, rank 0 prints
         emit = print_fn or print
         for line in lines:
             emit(line)
@@ -201,21 +203,22 @@ class Model(Layer):
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1,
-            engine="auto", **kwargs):
+            engine="auto", distribute="auto", **kwargs):
         """Train for ``epochs`` (absolute, counting from ``initial_epoch``); returns a History.
 
         ``engine`` picks how gradients are computed: ``'autograd'``, ``'analytic'`` (the hand-derived
-        backward pass) or ``'auto'`` (analytic when the model supports it)."""
+        backward pass) or ``'auto'`` (analytic when the model supports it). ``distribute='auto'`` trains
+        on every process of a torch.distributed group (or torchrun launch); False opts out."""
         check_kwargs("fit", kwargs, ("x", "y", "batch_size", "epochs", "verbose", "callbacks", "validation_split",
                                      "validation_data", "shuffle", "class_weight", "sample_weight", "initial_epoch",
                                      "steps_per_epoch", "validation_steps", "validation_batch_size",
-                                     "validation_freq", "engine"))
+                                     "validation_freq", "engine", "distribute"))
         return trainers.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
                             validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
                             class_weight=class_weight, sample_weight=sample_weight, initial_epoch=initial_epoch,
                             steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
                             validation_batch_size=validation_batch_size, validation_freq=validation_freq,
-                            engine=engine)
+                            engine=engine, distribute=distribute)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False, **kwargs):
@@ -288,23 +291,27 @@ class Model(Layer):
                           **kwargs)
 
     def save(self, filepath, overwrite=True, format=None, **kwargs) -> None:
-        """Write architecture, compile settings, optimizer state and weights to one file, atomically.
+        """Write architecture, compile settings, optimizer state and weights to one file, atomically
+        (on several processes, rank 0 writes).
 
         kerastyle's own checked format by default, whatever the name; ``format="keras"`` writes a
         Keras 3 ``.keras`` archive that real Keras loads (docs/coming-from-keras.md)."""
         check_kwargs("save", kwargs, ("filepath", "overwrite", "format"))
-        if format in ("keras", "keras3"):
-            saving.save_as_keras(self, filepath, overwrite)
-        elif format in (None, "kerastyle"):
-            saving.save_model(self, filepath, overwrite)
-        else:
+        if format not in ("keras", "keras3", None, "kerastyle"):
             raise ValueError(f"save(): argument `format` must be None or 'kerastyle' (kerastyle's own format) or "
                              f"'keras' (a Keras 3 .keras archive), got {format!r}.")
+        if not distributed.is_chief():
+            return
+        if format in ("keras", "keras3"):
+            saving.save_as_keras(self, filepath, overwrite)
+        else:
+            saving.save_model(self, filepath, overwrite)
 
     def save_weights(self, filepath, overwrite=True) -> None:
         """Write the weights only (Keras names and layout), atomically: kerastyle's format, or Keras 3's
-        HDF5 layout when the name ends in ``.h5`` (``m.weights.h5``)."""
-        saving.save_weights(self, filepath, overwrite)
+        HDF5 layout when the name ends in ``.h5`` (``m.weights.h5``); on several processes, rank 0 writes."""
+        if distributed.is_chief():
+            saving.save_weights(self, filepath, overwrite)
 
     def load_weights(self, filepath, skip_mismatch=False, by_name=False, **kwargs) -> None:
         """Load weights saved by ``save_weights``/``save`` (kerastyle or Keras files: ``.weights.h5``,

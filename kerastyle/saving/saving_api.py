@@ -386,19 +386,24 @@ def _set_rng_state(state: dict) -> None:
                                       for s in state["cuda"]])
 
 
-def write_backup(model, filepath, epoch: int, history) -> None:
-    """Weights, optimizer state, ``epoch`` (epochs completed), the history and the RNG states."""
+def write_backup(model, filepath, epoch: int, history, run_state=None) -> None:
+    """Weights, optimizer state, ``epoch`` (epochs completed), the history and the RNG states;
+    ``run_state`` (JSON data from kerastyle.trainers.distributed: data-order seed, every rank's RNG
+    states, GradScaler) is kept as ``training.json["run"]``."""
     pairs = _weight_layers(model)
     layout, weights = _weights_entry(pairs)
     training = {"epoch": epoch, "history": {"epoch": list(history.epoch), "history": history.history},
                 "rng": _rng_state()}
+    if run_state is not None:
+        training["run"] = run_state
     entries = {"metadata.json": metadata("backup", layout), "model.safetensors": weights,
                "training.json": dumps(training), **_optimizer_entries(model, pairs)}
     write_atomic(filepath, pack(entries))
 
 
-def restore_backup(model, filepath, history) -> int:
-    """Install a backup into ``model`` and ``history``; returns the number of epochs it completed."""
+def restore_backup(model, filepath, history, run_state=None) -> int:
+    """Install a backup into ``model`` and ``history``; returns the number of epochs it completed.
+    A dict ``run_state`` receives what ``write_backup`` kept from its ``run_state``."""
     path, metadata, entries = unpack(filepath, ("backup",))
     plan, by_key = _plan_weights(model, metadata, tensor_entry(entries, "model.safetensors", path), path)
     install = _plan_optimizer(model, entries, by_key, path)
@@ -421,6 +426,8 @@ def restore_backup(model, filepath, history) -> int:
     install()
     history.epoch = list(saved["epoch"])
     history.history = {k: list(v) for k, v in saved["history"].items()}
+    if run_state is not None and isinstance(training.get("run"), dict):
+        run_state.update(training["run"])
     return epoch
 
 

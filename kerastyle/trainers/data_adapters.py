@@ -216,10 +216,10 @@ class EpochBatches:
         self.targets = self.buffers[nx:nx + ny]
         self.convert_x = _x_converter(data.x, data.x_dtypes)
 
-    def new_epoch(self):
-        """Shuffle into the buffers (a new order each epoch) and return the batches."""
+    def new_epoch(self, order=None):
+        """Shuffle into the buffers (``order``, else a fresh ``randperm``) and return the batches."""
         if self.shuffle:
-            order = torch.randperm(self.n)
+            order = torch.randperm(self.n) if order is None else order
             for src, dst in zip(self.sources, self.buffers):
                 torch.index_select(src, 0, order.to(src.device), out=dst)
         batches = zip(self.x_batches, self.y_batches, self.w_batches)

@@ -20,6 +20,7 @@ from ..callbacks import CallbackList, History
 from ..engines import make_engine
 from ..layers.layer import collect_losses
 from ..progbar import Progbar
+from . import distributed as distributed_fit
 from .data_adapters import ArrayData, EpochBatches, StreamData, is_stream
 
 
@@ -199,10 +200,17 @@ def _check_epoch_args(batch_size, epochs, verbose, shuffle, initial_epoch):
 
 
 # -- fit --------------------------------------------------------------------------------------------
-def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+def fit(model, *args, distribute="auto", **kwargs):
+    """``Model.fit``: on one process, or on each of several (kerastyle.trainers.distributed; ``distribute``
+    is 'auto', True or False)."""
+    with distributed_fit.fit_scope(model, distribute, kwargs) as run:
+        return _fit(model, *args, run=run, **kwargs)
+
+
+def _fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
         validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
         steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1,
-        engine="auto"):
+        engine="auto", run=None):
     model._require_compiled("fit")
     batch_size, epochs, verbose, shuffle, initial_epoch = _check_epoch_args(batch_size, epochs, verbose, shuffle,
                                                                             initial_epoch)
@@ -218,6 +226,8 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
     optimizer = model.optimizer
     params = [p for p in model.parameters() if p.requires_grad]
     constrained = [(p, c) for p, c in model._all_constraints() if p.requires_grad]
+    batches = run.batches_for(batches, batch_size, shuffle)  # this process's pieces on several
+    eng = run.wrap_engine(eng, model, plan)  # precision policy; gradient sync on several processes
     steps = batches.steps
     metric_acc = _MetricAccumulator(plan)
     part_names = None if plan.single else [f"{o.name}_loss" for o in plan.outputs]
@@ -251,6 +261,7 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
         apply_update = optimizer.update_function(stable_grads=eng.stable_grads)
     else:  # a plain torch optimizer
         apply_update = optimizer.step
+    apply_update = run.update_function(apply_update, optimizer)  # through the GradScaler for float16
     logs = {}
     snapshot = None
     halted = False
@@ -267,7 +278,7 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
             metric_acc.reset()
             checked = torch.zeros(())  # the weights' sum after the previous update (finite before any)
 
-            for step, (xb, yb, wb) in enumerate(batches.new_epoch()):
+            for step, (xb, yb, wb) in enumerate(run.new_epoch(batches, epoch)):  # (seed, epoch) order
                 if cbs.batch_begin:
                     for hook in cbs.batch_begin:
                         hook(step, {})
@@ -297,6 +308,8 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
                     for hook in cbs.batch_end:
                         hook(step, batch_logs)
                 bar.update(step + 1, running_logs)
+                if cbs.batch_end and run.multi:
+                    model.stop_training = run.stop_everywhere(model.stop_training)
                 if model.stop_training:
                     break
             batches.end_epoch()
@@ -307,14 +320,18 @@ def fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None, 
                                      optimizer)
                 break
 
+            if run.multi:  # the sums of every process, once per epoch
+                loss_total, seen, part_totals = run.reduce_epoch(loss_total, seen, part_totals, metric_acc)
             logs = running_logs()
             if val is not None and (epoch + 1) % validation_freq == 0:
                 cbs.call("on_test_begin", {})
-                val_logs = _evaluate_data(model, plan, val, cbs)
+                val_logs = _evaluate_data(model, plan, val, cbs, sharded=run.multi)
                 cbs.call("on_test_end", dict(val_logs))
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             bar.finish(logs)
             cbs.call("on_epoch_end", epoch, logs)
+            if run.multi:
+                model.stop_training = run.stop_everywhere(model.stop_training)
             if model.stop_training or batches.exhausted:  # a generator that ran out cannot serve another epoch
                 break
         cbs.call("on_train_end", logs)
@@ -418,9 +435,12 @@ def _validation_data(model, validation_data, batch_size, steps):
 
 # -- evaluate / predict ---------------------------------------------------------------------------------
 @torch.no_grad()
-def _evaluate_data(model, plan, batches, cbs=None):
+def _evaluate_data(model, plan, batches, cbs=None, sharded=False):
     """Per-sample averages of the loss (with regularization, as Keras reports it) and the metrics over
-    the batches of one pass of the adapter ``batches``, in inference mode."""
+    the batches of one pass of the adapter ``batches``, in inference mode. ``sharded`` (several
+    processes, in-memory data): each process evaluates its shard and the sums are reduced."""
+    if sharded and isinstance(batches, EpochBatches):
+        batches = EpochBatches(distributed_fit.shard(batches.data), batches.batch_size, shuffle=False)
     was_training = model.training
     model.eval()
     penalties = model._all_regularizers()
@@ -451,6 +471,8 @@ def _evaluate_data(model, plan, batches, cbs=None):
         batches.end_epoch()
     finally:
         model.train(was_training)
+    if sharded:
+        loss_total, seen, part_totals = distributed_fit.reduce_sums(loss_total, seen, part_totals, acc)
     if seen == 0:
         raise ValueError("The evaluation data gave no batches (a generator that ran out?); evaluate needs at least "
                          "one batch.")
@@ -496,8 +518,11 @@ def evaluate(model, x, y, batch_size=None, verbose="auto", sample_weight=None, s
     user_callbacks = _callbacks_list(callbacks)
     cbs = CallbackList(user_callbacks, model, {"verbose": verbose, "steps": batches.steps})
     cbs.call("on_test_begin", {})
+    sharded = distributed_fit.distributed.is_distributed()  # each process evaluates a shard
+    if sharded and not distributed_fit.distributed.is_chief():
+        verbose = 0
     bar = Progbar(batches.steps, 0 if _has_progbar_logger(user_callbacks) else verbose)
-    logs = _evaluate_data(model, plan, batches, cbs)
+    logs = _evaluate_data(model, plan, batches, cbs, sharded=sharded)
     bar.finish(logs)
     cbs.call("on_test_end", logs)
     if return_dict:
