@@ -23,7 +23,7 @@ import torch
 import kerastyle as keras
 from kerastyle import distributed, mixed_precision
 from kerastyle.trainers import distributed as fit_distributed
-from kerastyle.trainers.data_adapters import ArrayData
+from kerastyle.trainers.data_adapters import ArrayData, EpochBatches
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = ROOT / "tests" / "distributed_worker.py"
@@ -257,7 +257,7 @@ def test_global_batch_smaller_than_world_is_refused():
     data = ArrayData([torch.zeros(10, 4)], [torch.zeros(10, dtype=torch.long)])
     with pytest.raises(ValueError, match=r"`batch_size` \(3\) is the global batch size and must be at least the "
                                          r"number of processes \(world size 4\)"):
-        run.batches_for(data, 3, True)
+        run.batches_for(EpochBatches(data, 3, True), 3, True)
 
 
 # -- mixed precision ---------------------------------------------------------------------------

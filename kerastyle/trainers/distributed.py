@@ -142,18 +142,29 @@ class ShardedBatches:
         self.x_batches = xs[0] if nx == 1 else [list(b) for b in zip(*xs)]
         self.y_batches = (ys[0] if ny == 1 else [list(b) for b in zip(*ys)]) if ny else [None] * self.steps
         self.w_batches = (ws[0] if len(ws) == 1 else [list(b) for b in zip(*ws)]) if ws else [None] * self.steps
+        from .data_adapters import _x_converter
+        self.convert_x = _x_converter(data.x, data.x_dtypes)  # compact (uint8) inputs: cast per batch
+        self.exhausted = False
 
     def placeholder(self):
         """One sample of this rank's data (stands in for an empty piece; its loss is scaled by 0)."""
         def first(b):
             return None if b is None else (b[:1] if torch.is_tensor(b) else [t[:1] for t in b])
-        return first(self.x_batches[0]), first(self.y_batches[0]), first(self.w_batches[0])
+        x = first(self.x_batches[0])
+        return (x if self.convert_x is None else self.convert_x(x)), first(self.y_batches[0]), \
+            first(self.w_batches[0])
 
     def new_epoch(self, order=None):
         index = self.positions if order is None else order.to(self.positions.device)[self.positions]
         for src, dst in zip(self.sources, self.buffers):
             torch.index_select(src, 0, index, out=dst)
-        return zip(self.x_batches, self.y_batches, self.w_batches)
+        batches = zip(self.x_batches, self.y_batches, self.w_batches)
+        if self.convert_x is None:
+            return batches
+        return ((self.convert_x(xb), yb, wb) for xb, yb, wb in batches)
+
+    def end_epoch(self):
+        """Nothing to do for in-memory data."""
 
 
 class _Forward(torch.nn.Module):
