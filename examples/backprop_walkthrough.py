@@ -50,9 +50,8 @@ def autograd_grads(model, loss_fn):
     loss = loss_fn(net)
     loss.backward()
     grads = []
-    for p in net.parameters():
-        g = p.grad.detach().cpu().numpy()
-        grads.append(g.T if g.ndim == 2 else g)
+    for p in net.parameters():  # kerastyle keeps weights in Keras layout already
+        grads.append(p.grad.detach().cpu().numpy())
     return float(loss.detach()), grads
 
 

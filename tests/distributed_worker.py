@@ -143,6 +143,7 @@ def main():
     with open(out + ".json", "w") as handle:
         json.dump(result, handle)
     if torch.distributed.is_initialized():
+        torch.distributed.barrier()  # no rank tears the group down while another still uses it
         torch.distributed.destroy_process_group()
 
 

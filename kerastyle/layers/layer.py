@@ -170,8 +170,14 @@ class Layer(nn.Module):
             value = nn.ModuleList(value)  # Keras tracks lists of layers; torch needs a ModuleList
         super().__setattr__(name, value)
 
-    def train(self, mode: bool = True):
-        return super().train(mode)
+    def _apply(self, fn, *args, **kwargs):
+        """torch's ``module.to(...)``/``.double()``: the layer's float type follows its converted weights."""
+        result = super()._apply(fn, *args, **kwargs)
+        if self._dtype.is_floating_point:
+            probe = fn(torch.empty(0, dtype=self._dtype))
+            if probe.is_floating_point():
+                self._dtype = probe.dtype
+        return result
 
     # -- the contract ----------------------------------------------------------------------
     def build(self, input_shape) -> None:

@@ -48,11 +48,18 @@ def refuse_unknown_kwargs(init):
 
 
 def as_tensor(value, like=None, dtype=None):
-    """``value`` (array, list, number or tensor) as a tensor; float32 unless ``like``/``dtype`` says
-    otherwise, on ``like``'s device."""
+    """``value`` (array, list, number or tensor) as a tensor on ``like``'s device: of ``dtype``, else
+    ``like``'s float type, else its own float type (integers become float32)."""
     device = like.device if like is not None else None
     if dtype is None:
-        dtype = like.dtype if like is not None and like.is_floating_point() else torch.float32
+        if like is not None:
+            dtype = like.dtype if like.is_floating_point() else torch.float32
+        else:  # a float tensor or array keeps its precision (float64 stays float64, as in Keras)
+            given = value.dtype if torch.is_tensor(value) else getattr(np.asarray(value), "dtype", None)
+            floating = given.is_floating_point if torch.is_tensor(value) else (
+                given is not None and np.issubdtype(given, np.floating))
+            dtype = (given if torch.is_tensor(value) else torch.from_numpy(np.zeros(0, given)).dtype) \
+                if floating else torch.float32
     if torch.is_tensor(value):
         return value.to(device=device or value.device, dtype=dtype)
     return torch.as_tensor(np.asarray(value), dtype=dtype, device=device)
