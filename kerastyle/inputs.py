@@ -101,7 +101,7 @@ def warn_if_unscaled(tensors, names, sources) -> None:
         warnings.warn(f"fit: input {', '.join(found)} is far outside the usual scale (|x| <= "
                       f"{SCALE_WARNING_THRESHOLD:g}); unscaled inputs make activations and gradients large, so "
                       f"losses and predictions can overflow. Standardize the inputs (subtract the mean, divide by "
-                      f"the standard deviation) or scale them to [0, 1].", UserWarning, stacklevel=5)
+                      f"the standard deviation) or scale them to [0, 1].", UserWarning, stacklevel=user_stacklevel())
 
 
 def _integer_typed(data) -> bool:
@@ -132,3 +132,14 @@ def verbosity(verbose) -> int:
     if verbose not in (0, 1, 2) or isinstance(verbose, bool):
         raise ValueError(f"Argument `verbose` must be 'auto', 0, 1 or 2, got {verbose!r}.")
     return int(verbose)
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside kerastyle (the user's line)."""
+    import os
+    import sys
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
