@@ -15,7 +15,7 @@ import math
 import numpy as np
 import torch
 
-from .. import inputs
+from .. import inputs, packing
 from ..callbacks import CallbackList, History
 from ..engines import make_engine
 from ..layers.layer import collect_losses
@@ -225,6 +225,8 @@ def _fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None,
     eng, fallback_reason = make_engine(engine, model, plan)
     optimizer = model.optimizer
     params = [p for p in model.parameters() if p.requires_grad]
+    if packing.packable(params):  # one buffer (the analytic engine packed it already): one sum checks them all
+        packing.pack(params)
     constrained = [(p, c) for p, c in model._all_constraints() if p.requires_grad]
     batches = run.batches_for(batches, batch_size, shuffle)  # this process's pieces on several
     eng = run.wrap_engine(eng, model, plan)  # precision policy; gradient sync on several processes
