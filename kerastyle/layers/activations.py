@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from .. import activations, constraints, initializers, regularizers
+from .core import Activation
 from .layer import Layer
 
 
@@ -28,26 +29,14 @@ def _number(value, arg, owner, minimum=None, allow_none=False):
     return float(value)
 
 
-class _FixedActivation(Layer):
-    """A layer that applies ``self.activation`` (an ``nn.Module``), element by element or along an axis."""
+class _FixedActivation(Activation):
+    """An ``Activation`` whose function the subclass sets up from its own arguments (and saves them)."""
 
     def __init__(self, **kwargs):
-        super().__init__(**kwargs)
+        Layer.__init__(self, **kwargs)
         self.supports_masking = True
 
-    def call_without_activation(self, inputs):
-        return inputs
-
-    def call(self, inputs):
-        return self.activation(inputs)
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
-    def analytic_ops(self, need_input_grad, input_owned):
-        if activations.unsupported_reason(self.activation):
-            return None
-        return [activations.analytic_op(self.activation, input_owned=input_owned)]
+    get_config = Layer.get_config  # the subclass adds its own arguments, not an `activation` key
 
 
 class _ThresholdedReLU(nn.Module):
