@@ -93,6 +93,7 @@ def run(engine, mode, backup_dir, out, store, rank, world):
 
 
 def main():
+    import torch._dynamo  # noqa: F401  (torch.optim imports it on first use: ~4 s, paid once here, not per run)
     say("READY")
     for line in sys.stdin:
         words = line.split()
