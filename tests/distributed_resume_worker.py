@@ -1,9 +1,9 @@
 """One rank of tests/test_distributed_resume.py: a zygote that imports kerastyle once, then forks one
 training run per line read from standard input and reports how the run ended.
 
-A line is ``ENGINE MODE BACKUP_DIR OUT STORE RANK WORLD``. The run joins a gloo group through a
-FileStore at STORE (1 thread, 60 s timeout), trains a small model with ``BackupAndRestore(BACKUP_DIR)``
-and writes ``OUT<rank>.npz`` (weights) and ``OUT<rank>.json`` (history). MODE:
+A line is ``ENGINE MODE BACKUP_DIR OUT STORE RANK WORLD [TIMEOUT]``. The run joins a gloo group
+through a FileStore at STORE (1 thread, collective timeout TIMEOUT seconds, default 60), trains a small
+model with ``BackupAndRestore(BACKUP_DIR)`` and writes ``OUT<rank>.npz`` (weights) and ``OUT<rank>.json`` (history). MODE:
 
 - ``full``: train to the end;
 - ``write-R``: rank R stops inside the atomic write of the second backup (end of epoch 1) and waits to
@@ -42,10 +42,10 @@ def say(*words) -> None:
     os.write(1, (" ".join(map(str, words)) + "\n").encode())
 
 
-def run(engine, mode, backup_dir, out, store, rank, world):
+def run(engine, mode, backup_dir, out, store, rank, world, timeout="60"):
     rank, world = int(rank), int(world)
     torch.distributed.init_process_group("gloo", store=torch.distributed.FileStore(store, world), rank=rank,
-                                         world_size=world, timeout=datetime.timedelta(seconds=60))
+                                         world_size=world, timeout=datetime.timedelta(seconds=float(timeout)))
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(N + N_VAL, 6)).astype(np.float32)

@@ -56,9 +56,9 @@ class Rank:
             self.lines.put(line.strip())
         self.lines.put(None)
 
-    def start(self, engine, mode, backup, out, store):
+    def start(self, engine, mode, backup, out, store, timeout=COLLECTIVE_TIMEOUT):
         self.out = out
-        self.proc.stdin.write(f"{engine} {mode} {backup} {out} {store} {self.rank} 2\n")
+        self.proc.stdin.write(f"{engine} {mode} {backup} {out} {store} {self.rank} 2 {timeout}\n")
         self.proc.stdin.flush()
         self.seen = []
         self.pid = int(self.wait_for("PID")[-1].split()[1])
@@ -113,26 +113,28 @@ def ranks():
             rank.close()
 
 
-def launch(pair, folder, engine, mode, backup, out):
+def launch(pair, folder, engine, mode, backup, out, timeout=COLLECTIVE_TIMEOUT):
     """Start both ranks with one command line each (a fresh FileStore per launch)."""
     launch.count += 1
     store = folder / f"store{launch.count}"
     for rank in pair:
-        rank.start(engine, mode, backup, folder / out, store)
+        rank.start(engine, mode, backup, folder / out, store, timeout)
 
 
 launch.count = 0
 
 
-def assert_survivor_fails(rank):
-    """The rank whose peer was killed fails on its pending collective and exits: no hang."""
+def assert_survivor_fails(rank, timeout=COLLECTIVE_TIMEOUT):
+    """The rank whose peer died (or hangs) fails on its pending collective and exits: no hang. Returns
+    its error output."""
     started = time.monotonic()
-    status = rank.status(timeout=COLLECTIVE_TIMEOUT + 60)
+    status = rank.status(timeout=timeout + 60)
     elapsed = time.monotonic() - started
-    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 1, (status, rank.errors())
-    assert elapsed < COLLECTIVE_TIMEOUT + 30
-    assert "Traceback" in rank.errors()
-    return elapsed
+    errors = rank.errors()
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 1, (status, errors)
+    assert elapsed < timeout + 30, errors
+    assert "RuntimeError" in errors  # torch.distributed's error from the collective
+    return errors
 
 
 def backup_epoch(backup) -> int:
@@ -191,3 +193,14 @@ def test_two_ranks_killed_and_restarted_resume_to_identical_results(ranks, tmp_p
     for a, b in zip(reference[0][0], reference[1][0]):
         np.testing.assert_array_equal(a, b)  # the ranks agree
     assert not backup.exists()  # deleted once training completed
+
+
+def test_a_stuck_peer_is_an_error_within_the_timeout(ranks, tmp_path):
+    """A peer that stops answering without dying (its connections stay open) is an error once the
+    group's timeout has passed, not a hang: rank 1 stops mid-epoch and rank 0 gives up."""
+    rank0, rank1 = ranks
+    launch(ranks, tmp_path, "autograd", "batch-1", tmp_path / "backup", "stuck", timeout=8)
+    rank1.wait_for("PAUSED")
+    errors = assert_survivor_fails(rank0, timeout=8)
+    assert "timed out" in errors.lower() or "timeout" in errors.lower(), errors
+    rank1.kill()
