@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -56,9 +57,9 @@ class Rank:
             self.lines.put(line.strip())
         self.lines.put(None)
 
-    def start(self, engine, mode, backup, out, store, timeout=COLLECTIVE_TIMEOUT):
+    def start(self, engine, mode, backup, out, store, timeout=COLLECTIVE_TIMEOUT, world=2):
         self.out = out
-        self.proc.stdin.write(f"{engine} {mode} {backup} {out} {store} {self.rank} 2 {timeout}\n")
+        self.proc.stdin.write(f"{engine} {mode} {backup} {out} {store} {self.rank} {world} {timeout}\n")
         self.proc.stdin.flush()
         self.seen = []
         self.pid = int(self.wait_for("PID")[-1].split()[1])
@@ -174,6 +175,14 @@ def test_two_ranks_killed_and_restarted_resume_to_identical_results(ranks, tmp_p
     assert_survivor_fails(rank0)
     assert rank0.seen[:3] == ["RAN 1", "RAN 2", "RAN 3"]
     assert backup_epoch(backup) == 3
+    # The same backup on one process is refused (data order and dropout streams belong to 2 ranks).
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(backup / "backup.kerastyle", alone / "backup.kerastyle")
+    rank0.start(engine, "full", alone, tmp_path / "alone-", tmp_path / "store-alone", world=1)
+    assert rank0.status() == 1 << 8
+    assert "ValueError: BackupAndRestore: the backup was written by a run on 2 process(es), this run has 1" \
+        in rank0.errors()
 
     # 3. Started again: resume at epoch 3 and finish.
     launch(ranks, tmp_path, engine, "full", backup, "resumed")

@@ -401,13 +401,17 @@ def write_backup(model, filepath, epoch: int, history, run_state=None) -> None:
     write_atomic(filepath, pack(entries))
 
 
-def restore_backup(model, filepath, history, run_state=None) -> int:
+def restore_backup(model, filepath, history, run_state=None, check_run=None) -> int:
     """Install a backup into ``model`` and ``history``; returns the number of epochs it completed.
-    A dict ``run_state`` receives what ``write_backup`` kept from its ``run_state``."""
+    A dict ``run_state`` receives what ``write_backup`` kept from its ``run_state``; ``check_run`` is
+    called with that state (``{}`` when there is none) before anything is installed, so an error it
+    raises leaves the model, the history and the random generators as they were."""
     path, metadata, entries = unpack(filepath, ("backup",))
     plan, by_key = _plan_weights(model, metadata, tensor_entry(entries, "model.safetensors", path), path)
     install = _plan_optimizer(model, entries, by_key, path)
     training = json_entry(entries, "training.json", path)
+    if check_run is not None:
+        check_run(training.get("run") if isinstance(training.get("run"), dict) else {})
     try:
         epoch, saved = training["epoch"], training["history"]
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0 \

@@ -365,14 +365,18 @@ class FitRun:
             state["grad_scaler"] = self.autocast.scaler.state_dict()
         return state
 
+    def check_state(self, state: dict) -> None:
+        """Refuse a backup this run cannot resume identically (before anything of it is installed)."""
+        if state and int(state.get("world_size", 1)) != self.world:
+            raise ValueError(f"BackupAndRestore: the backup was written by a run on {state.get('world_size')} "
+                             f"process(es), this run has {self.world}; resume with the same number, or delete "
+                             f"the backup to start over.")
+
     def restore_state(self, state: dict) -> None:
         from ..saving.saving_api import _set_rng_state
         if not state:
             return
-        if int(state.get("world_size", 1)) != self.world:
-            raise ValueError(f"BackupAndRestore: the backup was written by a run on {state.get('world_size')} "
-                             f"process(es), this run has {self.world}; resume with the same number, or delete "
-                             f"the backup to start over.")
+        self.check_state(state)
         data_order_generator().set_state(torch.frombuffer(bytearray.fromhex(state["data_order"]), dtype=torch.uint8))
         if self.multi:
             _set_rng_state(state["rank_rng"][self.rank])
