@@ -3,7 +3,8 @@ training run per line read from standard input and reports how the run ended.
 
 A line is ``ENGINE MODE BACKUP_DIR OUT STORE RANK WORLD [TIMEOUT]``. The run joins a gloo group
 through a FileStore at STORE (1 thread, collective timeout TIMEOUT seconds, default 60), trains a small
-model with ``BackupAndRestore(BACKUP_DIR)`` and writes ``OUT<rank>.npz`` (weights) and ``OUT<rank>.json`` (history). MODE:
+model with ``BackupAndRestore(BACKUP_DIR)`` and writes ``OUT<rank>.npz`` (weights) and ``OUT<rank>.json``
+(history). MODE:
 
 - ``full``: train to the end;
 - ``write-R``: rank R stops inside the atomic write of the second backup (end of epoch 1) and waits to

@@ -18,6 +18,7 @@ import numpy as np
 import safetensors.torch
 import torch
 
+from .. import mixed_precision
 from ..backend.limits import WeightBudgetExceeded, weight_budget
 from . import keras_format
 from .file_format import (
@@ -146,6 +147,9 @@ def _optimizer_entries(model, pairs) -> dict[str, bytes]:
                     values.setdefault(key, {})[slot] = value
         groups.append({"params": keys, "hyper": {k: v for k, v in group.items() if k != "params"}})
     doc = {"class_name": type(opt).__name__, "param_groups": groups, "state_values": values}
+    scaler = mixed_precision.scaler_state(opt)
+    if scaler is not None:  # the loss scale of mixed_float16 training
+        doc["grad_scaler"] = scaler
     try:
         text = dumps(doc)
     except (TypeError, ValueError) as err:
@@ -207,12 +211,19 @@ def _plan_optimizer(model, entries, by_key, path):
                              f"Nothing was loaded.")
     for key, slots in values.items():
         state.setdefault(by_key[key], {}).update(slots)
+    scaler = doc.get("grad_scaler")
+    if scaler is not None:
+        try:
+            scaler = mixed_precision.check_scaler_state(scaler)
+        except ValueError as err:
+            raise SavedFileError(f"{path!r}: optimizer.json: {err}. Nothing was loaded.") from None
 
     def install():
         for group, hyper in zip(opt.param_groups, hypers):
             group.update(hyper)
         opt.state.clear()
         opt.state.update(state)
+        mixed_precision.set_scaler_state(opt, scaler)
     return install
 
 
