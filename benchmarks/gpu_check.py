@@ -11,12 +11,15 @@ tests/test_distributed.py call the same functions.
   float32 weights, the autograd engine), the loss falls and the accuracy rises.
 * ``grad scaler skips an inf step``: under ``mixed_float16`` a gradient made infinite at one step
   leaves the weights unchanged at that step and halves the GradScaler's scale; training goes on.
+* ``grad scaler state saved``: the loss scale carries over from one fit to the next, ``model.save``
+  keeps it and a fit of the loaded model starts from it.
 """
 
 from __future__ import annotations
 
 import math
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -118,10 +121,48 @@ def check_scaler_skips_inf():
         mixed_precision.set_global_policy("float32")
 
 
+def check_scaler_state_saved():
+    """The float16 loss scale goes on from one fit to the next, is saved by ``model.save`` and is
+    where a fit of the loaded model starts."""
+    x, y = _data()
+    mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = _model("cuda", optimizer="sgd")
+        poison = {"on": False}
+        model.layers[0].kernel.register_hook(lambda g: g * math.inf if poison["on"] else g)
+        starts = []
+
+        class Probe(Callback):
+            def on_train_batch_begin(self, batch, logs=None):
+                poison["on"] = batch == 3 and len(starts) == 1  # in the first fit only
+                if batch == 0:
+                    starts.append(self.model._fit_run.autocast.scaler.get_scale())
+
+        model.fit(x, y, batch_size=64, epochs=1, verbose=0, callbacks=[Probe()])  # 32 steps, step 3 inf
+        poison["on"] = False
+        first = mixed_precision.scaler_state(model.optimizer)
+        assert first["scale"] <= 65536.0 / 2 and 0 < first["_growth_tracker"] <= 28, first
+        model.fit(x, y, batch_size=64, epochs=1, verbose=0, callbacks=[Probe()])
+        assert starts == [65536.0, first["scale"]], (starts, first)  # the second fit goes on from the first
+        second = mixed_precision.scaler_state(model.optimizer)
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "m.kerastyle"
+            model.save(path)
+            loaded = keras.saving.load_model(path)
+        assert mixed_precision.scaler_state(loaded.optimizer) == second
+        starts.clear()
+        starts.append(None)  # no poison in this fit
+        loaded.fit(x, y, batch_size=64, epochs=1, verbose=0, callbacks=[Probe()])
+        assert starts[1] == second["scale"], (starts, second)
+    finally:
+        mixed_precision.set_global_policy("float32")
+
+
 CHECKS = [("cuda equals cpu (analytic and autograd, 3 epochs)", check_cuda_equals_cpu),
           ("mixed_float16 trains", lambda: check_policy_trains("mixed_float16")),
           ("mixed_bfloat16 trains", lambda: check_policy_trains("mixed_bfloat16")),
-          ("grad scaler skips an inf step", check_scaler_skips_inf)]
+          ("grad scaler skips an inf step", check_scaler_skips_inf),
+          ("grad scaler state saved, restored, kept across fits", check_scaler_state_saved)]
 
 
 def main() -> int:

@@ -49,9 +49,10 @@ class BackupAndRestore(Callback):
         distributed.barrier()
         if os.path.exists(self.filepath):
             run_state = {}
-            self.params["initial_epoch"] = saving.restore_backup(self.model, self.filepath, self.model.history,
-                                                                 run_state)
             run = getattr(self.model, "_fit_run", None)
+            self.params["initial_epoch"] = saving.restore_backup(
+                self.model, self.filepath, self.model.history, run_state,
+                check_run=run.check_state if run is not None else None)
             if run is not None:
                 run.restore_state(run_state)
 

@@ -18,6 +18,7 @@ import numpy as np
 import safetensors.torch
 import torch
 
+from .. import mixed_precision
 from ..backend.limits import WeightBudgetExceeded, weight_budget
 from . import keras_format
 from .file_format import (
@@ -146,6 +147,9 @@ def _optimizer_entries(model, pairs) -> dict[str, bytes]:
                     values.setdefault(key, {})[slot] = value
         groups.append({"params": keys, "hyper": {k: v for k, v in group.items() if k != "params"}})
     doc = {"class_name": type(opt).__name__, "param_groups": groups, "state_values": values}
+    scaler = mixed_precision.scaler_state(opt)
+    if scaler is not None:  # the loss scale of mixed_float16 training
+        doc["grad_scaler"] = scaler
     try:
         text = dumps(doc)
     except (TypeError, ValueError) as err:
@@ -207,12 +211,19 @@ def _plan_optimizer(model, entries, by_key, path):
                              f"Nothing was loaded.")
     for key, slots in values.items():
         state.setdefault(by_key[key], {}).update(slots)
+    scaler = doc.get("grad_scaler")
+    if scaler is not None:
+        try:
+            scaler = mixed_precision.check_scaler_state(scaler)
+        except ValueError as err:
+            raise SavedFileError(f"{path!r}: optimizer.json: {err}. Nothing was loaded.") from None
 
     def install():
         for group, hyper in zip(opt.param_groups, hypers):
             group.update(hyper)
         opt.state.clear()
         opt.state.update(state)
+        mixed_precision.set_scaler_state(opt, scaler)
     return install
 
 
@@ -401,13 +412,17 @@ def write_backup(model, filepath, epoch: int, history, run_state=None) -> None:
     write_atomic(filepath, pack(entries))
 
 
-def restore_backup(model, filepath, history, run_state=None) -> int:
+def restore_backup(model, filepath, history, run_state=None, check_run=None) -> int:
     """Install a backup into ``model`` and ``history``; returns the number of epochs it completed.
-    A dict ``run_state`` receives what ``write_backup`` kept from its ``run_state``."""
+    A dict ``run_state`` receives what ``write_backup`` kept from its ``run_state``; ``check_run`` is
+    called with that state (``{}`` when there is none) before anything is installed, so an error it
+    raises leaves the model, the history and the random generators as they were."""
     path, metadata, entries = unpack(filepath, ("backup",))
     plan, by_key = _plan_weights(model, metadata, tensor_entry(entries, "model.safetensors", path), path)
     install = _plan_optimizer(model, entries, by_key, path)
     training = json_entry(entries, "training.json", path)
+    if check_run is not None:
+        check_run(training.get("run") if isinstance(training.get("run"), dict) else {})
     try:
         epoch, saved = training["epoch"], training["history"]
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0 \

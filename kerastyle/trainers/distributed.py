@@ -273,7 +273,7 @@ class FitRun:
         if multi and self.rank:  # dropout draws differ per rank
             torch.manual_seed(_mix(int(torch.randint(0, 1 << 62, (1,))), self.rank))
         self.model = model
-        self.autocast = Autocast(_model_device(model))
+        self.autocast = Autocast(_model_device(model), getattr(model, "optimizer", None))
         self.engine = None
         self.batches = None
 
@@ -353,31 +353,32 @@ class FitRun:
 
     # -- backups (BackupAndRestore) -------------------------------------------------------------------
     def backup_state(self) -> dict:
-        """What a backup needs beyond the weights: the data-order seed, every rank's RNG states, the
-        GradScaler. Collective on several processes (every rank calls it)."""
+        """What a backup needs beyond the weights and the optimizer (whose state includes the GradScaler's):
+        the data-order seed and every rank's RNG states. Collective on several processes (every rank
+        calls it)."""
         from ..saving.saving_api import _rng_state
         state = {"data_order": bytes(data_order_generator().get_state().numpy()).hex(), "world_size": self.world}
         if self.multi:
             states = [None] * self.world
             dist.all_gather_object(states, _rng_state())
             state["rank_rng"] = states
-        if self.autocast.scaler is not None:
-            state["grad_scaler"] = self.autocast.scaler.state_dict()
         return state
+
+    def check_state(self, state: dict) -> None:
+        """Refuse a backup this run cannot resume identically (before anything of it is installed)."""
+        if state and int(state.get("world_size", 1)) != self.world:
+            raise ValueError(f"BackupAndRestore: the backup was written by a run on {state.get('world_size')} "
+                             f"process(es), this run has {self.world}; resume with the same number, or delete "
+                             f"the backup to start over.")
 
     def restore_state(self, state: dict) -> None:
         from ..saving.saving_api import _set_rng_state
         if not state:
             return
-        if int(state.get("world_size", 1)) != self.world:
-            raise ValueError(f"BackupAndRestore: the backup was written by a run on {state.get('world_size')} "
-                             f"process(es), this run has {self.world}; resume with the same number, or delete "
-                             f"the backup to start over.")
+        self.check_state(state)
         data_order_generator().set_state(torch.frombuffer(bytearray.fromhex(state["data_order"]), dtype=torch.uint8))
         if self.multi:
             _set_rng_state(state["rank_rng"][self.rank])
-        if self.autocast.scaler is not None and "grad_scaler" in state:
-            self.autocast.scaler.load_state_dict(state["grad_scaler"])
 
 
 def _model_device(model):
