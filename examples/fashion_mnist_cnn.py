@@ -1,12 +1,15 @@
-"""Fashion-MNIST with a convnet (the benchmark's network): >= 0.91 test accuracy on the real data.
+"""Fashion-MNIST with a convnet: >= 0.91 test accuracy on the real data.
 
-Conv2D(32, 3) -> MaxPooling2D -> Conv2D(64, 3) -> MaxPooling2D -> Flatten -> Dropout(0.5) ->
-Dense(10, softmax), 34,826 parameters, Adam, 15 epochs with early stopping on the validation loss.
+Conv2D(32, 3, same) -> BatchNormalization -> MaxPooling2D -> Conv2D(64, 3, same) -> BatchNormalization
+-> MaxPooling2D -> Dropout(0.3) -> Flatten -> Dense(128, relu) -> Dropout(0.4) -> Dense(10, softmax),
+422,026 parameters (192 of them the non-trainable moving statistics), Adam, batches of 128, 12 epochs
+with early stopping on the validation loss. (The benchmark's smaller convnet, 34,826 parameters,
+reaches about 0.906 in 15 epochs.)
 
 Data: the full Fashion-MNIST when found (``$KERASTYLE_DATA``, the cache, a download); otherwise the
 MNIST digits kerastyle can find offline. The first output line says which data was used.
 
-    python examples/fashion_mnist_cnn.py [--epochs 15] [--train-size N]
+    python examples/fashion_mnist_cnn.py [--epochs 12] [--train-size N]
 """
 
 from __future__ import annotations
@@ -19,13 +22,13 @@ import torch
 import kerastyle as keras
 from kerastyle.callbacks import EarlyStopping
 from kerastyle.datasets import fashion_mnist, load_lecture_fashion_mnist
-from kerastyle.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
+from kerastyle.layers import BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPooling2D
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--train-size", type=int, default=0, help="use only the first N training images (0: all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
@@ -44,12 +47,16 @@ def main(argv=None) -> dict:
 
     model = keras.Sequential([
         keras.Input(shape=(28, 28, 1)),
-        Conv2D(32, kernel_size=(3, 3), activation="relu"),
+        Conv2D(32, kernel_size=(3, 3), padding="same", activation="relu"),
+        BatchNormalization(),
         MaxPooling2D(pool_size=(2, 2)),
-        Conv2D(64, kernel_size=(3, 3), activation="relu"),
+        Conv2D(64, kernel_size=(3, 3), padding="same", activation="relu"),
+        BatchNormalization(),
         MaxPooling2D(pool_size=(2, 2)),
+        Dropout(0.3),
         Flatten(),
-        Dropout(0.5),
+        Dense(128, activation="relu"),
+        Dropout(0.4),
         Dense(10, activation="softmax"),
     ])
     model.summary()
