@@ -378,8 +378,11 @@ def worker(config: dict) -> dict:
         if hidden == "convnet":
             xt = np.ascontiguousarray(xt.transpose(0, 3, 1, 2))
         net.eval()
-        with torch.no_grad():
-            result["accuracy"] = float((net(torch.from_numpy(xt)).argmax(1) == torch.from_numpy(yt)).float().mean())
+        with torch.no_grad():  # in batches of 1000 as kerastyle's evaluate, so the peak memory is training's
+            xt_t, yt_t = torch.from_numpy(xt), torch.from_numpy(yt)
+            hits = sum(int((net(xt_t[i:i + 1000]).argmax(1) == yt_t[i:i + 1000]).sum())
+                       for i in range(0, len(xt_t), 1000))
+            result["accuracy"] = hits / len(xt_t)
     elif run == "keras":
         os.environ["KERAS_BACKEND"] = "torch"
         try:

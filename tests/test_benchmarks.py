@@ -51,3 +51,15 @@ def test_step_costs_splits_a_step():
     assert len(parts) == 3 and all(p > 0 for p in parts)
     assert re.search(r"the update's whole cost is -?\d+ us/step, -?\d+% of the step", out)
     assert step > 0
+
+
+def test_interleaved_steps_times_both_loops_step_by_step():
+    out = run_script("interleaved_steps.py", "--loader", "--train-size", "1664", "--epochs", "1")
+    match = re.search(r"784-128-10, batch 32, DataLoader, kerastyle (\w+): (\d+) us/step, plain (\d+) us/step, "
+                      r"ratio ([\d.]+)x \(blocks of 50 steps: [\d.]+x-[\d.]+x; (\d+) steps\)", out)
+    assert match, out
+    engine, ours, plain, ratio, steps = match.groups()
+    assert engine == "analytic"
+    assert int(steps) == 1664 // 32 - 1  # one steady epoch; its first step has no start to time from
+    # The printed ratio is the quotient of the two printed medians (rounded to whole microseconds).
+    assert float(ratio) == pytest.approx(int(ours) / int(plain), rel=0.02)

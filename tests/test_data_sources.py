@@ -239,3 +239,36 @@ def test_shuffled_uint8_uses_uint8_buffers():
     assert xb.dtype == torch.float32 and xb.shape == (B, D)
     assert sorted(map(tuple, torch.cat([b for b, _, _ in batches.new_epoch()]).long().tolist())) == \
         sorted(map(tuple, X.astype(np.int64).tolist()))
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.uint8])
+def test_streamed_integer_labels_train_like_arrays_and_are_still_checked(dtype):
+    # Integer label tensors of a DataLoader skip the float32 round trip; the weights are those of the
+    # array fit (which converts the labels once) and bad labels still fail with the same clear message.
+    reference = array_weights()
+    data = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(Y).to(dtype))
+    model = make()
+    model.fit(torch.utils.data.DataLoader(data, batch_size=B), epochs=2, verbose=0)
+    same(reference, model.get_weights())
+    np.testing.assert_allclose(model.evaluate(torch.utils.data.DataLoader(data, batch_size=B), verbose=0),
+                               model.evaluate(X, Y, verbose=0), rtol=1e-6)
+    bad = torch.from_numpy(Y).to(dtype).clone()
+    bad[B + 3] = K  # in the second batch: found by the per-batch check, not only by the first batch's
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(X), bad), batch_size=B)
+    with pytest.raises(ValueError, match=rf"labels in \[0, {K}\].*labels must be in \[0, {K - 1}\]"):
+        make().fit(loader, epochs=1, verbose=0)
+
+
+def test_streamed_float_and_negative_labels_are_refused():
+    model = make()
+    halves = [(X[:B], Y[:B] + 0.5)]
+    with pytest.raises(ValueError, match=r"integer class labels.*such as \d\.5"):
+        model.fit(iter(halves), steps_per_epoch=1, verbose=0)
+    negative = torch.from_numpy(Y[:B]).clone()
+    negative[0] = -1
+    with pytest.raises(ValueError, match=r"labels in \[-1, "):
+        model.fit(iter([(X[:B], negative)]), steps_per_epoch=1, verbose=0)
+    binary = keras.Sequential([keras.layers.Dense(1, activation="sigmoid", input_shape=(D,))])
+    binary.compile("sgd", "binary_crossentropy")
+    with pytest.raises(ValueError, match=r"values in \[0, 2\].*targets in \[0, 1\]"):
+        binary.fit(iter([(X[:B], np.where(np.arange(B) < 3, 2.0, 0.0))]), steps_per_epoch=1, verbose=0)

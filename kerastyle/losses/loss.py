@@ -191,7 +191,7 @@ class Loss:
                 f"{', '.join(str(d) for d in output_shape[1:])})."
             )
         if self.kind == "binary":
-            low, high = float(y.min()), float(y.max())
+            low, high = torch.stack(torch.aminmax(y)).tolist()  # one pass, one host sync
             if low < 0 or high > 1:
                 raise ValueError(
                     f"Argument `{arg}` has values in [{low:g}, {high:g}], but loss {self.name!r} "
@@ -234,10 +234,11 @@ def _sparse_targets(loss, y, units, arg):
             f"Argument `{arg}` has shape {tuple(y.shape)}, but loss {loss.name!r} expects integer "
             f"class labels of shape (n,).{hint}"
         )
-    if not torch.equal(y, y.round()):
+    # Integer tensors (streamed batches keep their label dtype) hold whole numbers already.
+    if y.is_floating_point() and not torch.equal(y, y.round()):
         raise ValueError(f"Argument `{arg}` must hold integer class labels for loss {loss.name!r}; "
                          f"found non-integer values such as {float(y[y != y.round()][0]):g}.")
-    low, high = int(y.min()), int(y.max())
+    low, high = (int(v) for v in torch.stack(torch.aminmax(y)).tolist())  # one pass, one host sync
     if low < 0 or high >= units:
         raise ValueError(
             f"Argument `{arg}` has labels in [{low}, {high}], but the model has {units} output "

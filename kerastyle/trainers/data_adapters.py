@@ -371,6 +371,7 @@ class StreamData:
         self.class_weight = _class_weight_table(class_weight) if class_weight is not None else None
         self._iter, self._consumed = None, 0
         self._peeked = None
+        self._inputs = self._outputs = None  # read from the model at the first batch (_input_spec, _output_spec)
         first = self._next_raw()
         if first is None:
             raise ValueError(f"Argument `{what}` produced no batches.")
@@ -412,14 +413,47 @@ class StreamData:
         return batch
 
     # -- conversion ------------------------------------------------------------------------------
+    # What the model expects of a batch (input names and dtypes, the output plan) is read once, at the
+    # first batch after the model is built and compiled, not per batch: it cannot change during a call.
+    def _input_spec(self):
+        if self._inputs is None:
+            model = self.model
+            names = getattr(model, "input_names", None) or ["input"]
+            if not model.built:  # the first batch, before it builds the model
+                return names, [torch.float32] * len(names)
+            self._inputs = names, [dt or torch.float32 for dt in model._input_dtypes()]
+        return self._inputs
+
     def _convert_x(self, x, check=True):
-        model = self.model
-        names = getattr(model, "input_names", None) or ["input"]
+        names, dtypes = self._input_spec()
+        if torch.is_tensor(x) and len(names) == 1:  # the common case: one tensor, maybe already as the model takes it
+            if x.dtype == dtypes[0] and x.device == self.device and x.dim() > 0:
+                return x
+            return _batch_tensor(x, f"Input 0 of a batch of `{self.what}`", dtypes[0], self.device)
         parts = _as_list(x, names, f"the `x` of a batch of `{self.what}`", "input")
-        dtypes = model._input_dtypes() if model.built else [None] * len(parts)
-        xs = [_batch_tensor(p, f"Input {i} of a batch of `{self.what}`", dt or torch.float32, self.device)
+        xs = [_batch_tensor(p, f"Input {i} of a batch of `{self.what}`", dt, self.device)
               for i, (p, dt) in enumerate(zip(parts, dtypes))]
         return xs[0] if len(xs) == 1 else xs
+
+    def _output_spec(self):
+        """Per output: its spec and the dtype its targets are converted to (None: kept as given)."""
+        if self._outputs is None:
+            plan = self.model._compile_outputs()
+            self._outputs = plan, [o.name for o in plan.outputs], [
+                (spec, None if spec.loss.kind == "custom" else torch.float32, spec.loss.kind == "sparse")
+                for spec in plan.outputs]
+        return self._outputs
+
+    def _target(self, target, spec, dtype, sparse):
+        """One output's targets of a batch, checked and shaped by its loss. Integer class labels for a
+        sparse loss stay integers (no round trip through float32, no check that they are whole)."""
+        arg = f"y (a batch of `{self.what}`)"
+        if sparse and torch.is_tensor(target) and not target.is_floating_point() and target.dtype != torch.bool \
+                and not target.is_complex() and target.dim() > 0:
+            t = target.to(device=self.device, non_blocking=True)
+        else:
+            t = _batch_tensor(target, f"The targets of a batch of `{self.what}`", dtype, self.device)
+        return spec.loss.prepare_targets(t, spec.shape, arg)
 
     def _convert(self, batch):
         x, y, sw = unpack_batch(batch)
@@ -428,14 +462,12 @@ class StreamData:
             return xb, None, None
         if y is None:
             raise ValueError(f"A batch of `{self.what}` has no targets; fit and evaluate need (x, y) batches.")
-        plan = self.model._compile_outputs()
-        names = [o.name for o in plan.outputs]
-        parts = _as_list(y, names, f"the `y` of a batch of `{self.what}`", "output")
-        ys = []
-        for target, spec in zip(parts, plan.outputs):
-            t = _batch_tensor(target, f"The targets of a batch of `{self.what}`",
-                              None if spec.loss.kind == "custom" else torch.float32, self.device)
-            ys.append(spec.loss.prepare_targets(t, spec.shape, f"y (a batch of `{self.what}`)"))
+        plan, names, outputs = self._output_spec()
+        if len(outputs) == 1 and torch.is_tensor(y):
+            ys = [self._target(y, *outputs[0])]
+        else:
+            parts = _as_list(y, names, f"the `y` of a batch of `{self.what}`", "output")
+            ys = [self._target(target, *out) for target, out in zip(parts, outputs)]
         ws = None
         if sw is not None:
             weights = _as_list(sw, names, f"the sample weights of a batch of `{self.what}`", "output")
