@@ -187,9 +187,12 @@ class _Conv(Layer):
         if channels % self.groups:
             raise ValueError(f"Layer {self.name!r} ({owner}): the number of input channels ({channels}) must be "
                              f"divisible by `groups` ({self.groups}).")
-        self.kernel = self.add_weight(name="kernel", shape=(*self.kernel_size, channels // self.groups, self.filters),
-                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
+        self._add_kernel_and_bias((*self.kernel_size, channels // self.groups, self.filters), channels)
+
+    def _add_kernel_and_bias(self, kernel_shape, channels):
+        """The kernel (Keras layout), the bias and the input spec, from the layer's arguments."""
+        self.kernel = self.add_weight(name="kernel", shape=kernel_shape, initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         if self.use_bias:
             self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer,
                                         regularizer=self.bias_regularizer, constraint=self.bias_constraint)
@@ -284,14 +287,7 @@ class Conv2DTranspose(_Conv):
 
     def build(self, input_shape):
         channels = _check_spatial("Conv2DTranspose", self.name, input_shape, self.rank, self._channels_last)
-        self.kernel = self.add_weight(name="kernel", shape=(*self.kernel_size, self.filters, channels),
-                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
-        if self.use_bias:
-            self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
-        self.input_spec = InputSpec(ndim=self.rank + 2, axes={self._channel_axis(): channels})
-        self.built = True
+        self._add_kernel_and_bias((*self.kernel_size, self.filters, channels), channels)
 
     def _plan(self, spatial):
         """Per axis: torch's ``padding``/``output_padding`` and the slice/zero-pad that give Keras's output."""
