@@ -26,10 +26,11 @@ def get_device() -> torch.device:
 
 
 def _cuda_for_this_process() -> str:
-    """``cuda:LOCAL_RANK`` for one of several processes (kerastyle.distributed), else ``cuda``."""
-    from .. import distributed
-    if distributed.world_size() > 1:
-        return f"cuda:{distributed.local_rank() % torch.cuda.device_count()}"
+    """``cuda:LOCAL_RANK`` for one of several processes that torchrun started on this machine (read from
+    its environment, as kerastyle.distributed reads it), else ``cuda``."""
+    local, world = os.environ.get("LOCAL_RANK"), os.environ.get("WORLD_SIZE", "1")
+    if local and world.isdigit() and int(world) > 1 and local.isdigit():
+        return f"cuda:{int(local) % torch.cuda.device_count()}"
     return "cuda"
 
 

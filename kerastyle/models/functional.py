@@ -311,3 +311,6 @@ class Functional(Model):
             raise ValueError("Model.from_config: 'input_layers' / 'output_layers' do not name tensors of the graph.")
         return cls(ins if config.get("input_is_list", len(ins) > 1) else ins[0],
                    outs if config.get("output_is_list", len(outs) > 1) else outs[0], name=config.get("name"))
+
+
+Model.functional_class = Functional

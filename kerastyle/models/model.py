@@ -26,10 +26,11 @@ from . import summary as summary_module
 class Model(Layer):
     """``keras.Model``: functional (``Model(inputs, outputs)``) or subclassed (define ``call``)."""
 
+    functional_class = None  # set by functional.py: the class ``Model(inputs, outputs)`` makes
+
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
-            from .functional import Functional
-            return Functional.__new__(Functional)
+            return cls.functional_class.__new__(cls.functional_class)
         return super().__new__(cls)
 
     def __init__(self, *args, **kwargs):

@@ -286,13 +286,11 @@ def _fit(model, x, y, batch_size=None, epochs=1, verbose="auto", callbacks=None,
                         hook(step, {})
                 loss, out = eng.forward_backward(xb, yb, wb)
                 value, weights_value = torch.stack((loss.float(), checked.float())).tolist()
-                if not (math.isfinite(value) and math.isfinite(weights_value)):
-                    if math.isfinite(value) and _all_finite(params):  # a finite sum that overflowed
-                        pass
-                    else:
-                        halted = _non_finite(model, cbs, params, snapshot, epoch, step, steps, value,
-                                             weights_value, optimizer)  # (step: the update of batch `step`)
-                        break
+                # (a non-finite weight sum may be finite weights whose sum overflowed: then the exact scan)
+                if not math.isfinite(value) or (not math.isfinite(weights_value) and not _all_finite(params)):
+                    halted = _non_finite(model, cbs, params, snapshot, epoch, step, steps, value,
+                                         weights_value, optimizer)  # (step: the update of batch `step`)
+                    break
                 apply_update()
                 for param, constraint in constrained:
                     with torch.no_grad():
